@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what ScaleKD.MLNet needs on a fresh Debian 12 machine and is a quick no-op when it is all there.
+# Used by ./scalekd and .ci/run.
+set -euo pipefail
+
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "error: the .NET 10 SDK (dotnet) is not on PATH; install it first (https://dot.net)." >&2
+  exit 1
+fi
+
+packages=()
+# Fashion-MNIST, the default data set of the main job and the training tests.
+[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || packages+=(dataset-fashion-mnist)
+
+if [ ${#packages[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "Installing Debian packages: ${packages[*]}" >&2
+  $sudo apt-get update -q >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${packages[@]}" >&2
+fi
