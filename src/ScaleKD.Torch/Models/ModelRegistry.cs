@@ -1,0 +1,20 @@
+namespace ScaleKD.Torch.Models;
+
+/// <summary>Creates models by their timm-style configuration name, e.g. <c>resnet50</c> or <c>swin_large_patch4_window7_224</c>.</summary>
+public static class ModelRegistry
+{
+    // Each family lists its named configurations (timm's registry of model names).
+    static readonly IReadOnlyDictionary<string, Func<ModelOptions, VisionModel>> Factories =
+        Enumerable.Empty<(string Name, Func<ModelOptions, VisionModel> Create)>()
+            .ToDictionary(c => c.Name, c => c.Create, StringComparer.Ordinal);
+
+    /// <summary>Every registered name, sorted.</summary>
+    public static IReadOnlyList<string> Names { get; } = Factories.Keys.Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>Builds the named model.</summary>
+    /// <exception cref="ArgumentException">The name is not registered; the message lists the known names.</exception>
+    public static VisionModel Create(string name, ModelOptions? options = null) =>
+        Factories.TryGetValue(name, out var factory)
+            ? factory(options ?? new ModelOptions())
+            : throw new ArgumentException($"Unknown model '{name}'. Known models: {string.Join(", ", Names)}.", nameof(name));
+}

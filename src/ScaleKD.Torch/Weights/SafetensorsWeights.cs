@@ -1,0 +1,62 @@
+using TorchSharp;
+using TorchSharp.PyBridge;
+using static TorchSharp.torch;
+
+namespace ScaleKD.Torch.Weights;
+
+/// <summary>Model weights as safetensors files with timm parameter names, readable by timm and Hugging Face.</summary>
+public static class SafetensorsWeights
+{
+    /// <summary>Writes the module's state dict to <paramref name="path"/> atomically (a temporary file, then a rename).</summary>
+    public static void Save(nn.Module module, string path)
+    {
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        Directory.CreateDirectory(directory);
+        var temp = Path.Combine(directory, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
+        try
+        {
+            var state = module.state_dict().ToDictionary(p => p.Key, p => p.Value.detach().cpu().contiguous());
+            using (var stream = File.Create(temp))
+                Safetensors.SaveStateDict(stream, state);
+            File.Move(temp, path, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
+    }
+
+    /// <summary>Reads all tensors of a safetensors file.</summary>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file is not a readable safetensors file.</exception>
+    public static Dictionary<string, Tensor> Read(string path)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"Weights file '{path}' does not exist.", path);
+        try
+        {
+            return Safetensors.LoadStateDict(path);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new InvalidDataException($"'{path}' is not a readable safetensors file: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Loads a safetensors file into the module strictly: every key must match by name and shape.</summary>
+    /// <param name="skip">Keys to leave as they are in the module, e.g. a classifier being replaced.</param>
+    /// <exception cref="InvalidDataException">Keys are missing, unexpected or mis-shaped; the message names them.</exception>
+    public static void Load(nn.Module module, string path, IReadOnlySet<string>? skip = null)
+    {
+        var tensors = Read(path);
+        try
+        {
+            StateDicts.LoadStrict(module, tensors, $"'{path}'", skip);
+        }
+        finally
+        {
+            foreach (var tensor in tensors.Values)
+                tensor.Dispose();
+        }
+    }
+}

@@ -1,0 +1,28 @@
+namespace ScaleKD.Torch.Weights;
+
+/// <summary>A tensor whose stored shape differs from the model's.</summary>
+public sealed record ShapeMismatch(string Key, long[] Expected, long[] Found)
+{
+    /// <inheritdoc />
+    public override string ToString() => $"{Key}: model ({string.Join(", ", Expected)}), file ({string.Join(", ", Found)})";
+}
+
+/// <summary>How a stored state dict differs from a model's: the report behind strict loading and import checks.</summary>
+public sealed record StateDictMismatch(IReadOnlyList<string> Missing, IReadOnlyList<string> Unexpected, IReadOnlyList<ShapeMismatch> MisShaped)
+{
+    /// <summary>True when every key is present, expected and of the right shape.</summary>
+    public bool IsEmpty => Missing.Count == 0 && Unexpected.Count == 0 && MisShaped.Count == 0;
+
+    /// <summary>One line per problem kind, naming the keys.</summary>
+    public string Describe()
+    {
+        var parts = new List<string>();
+        if (Missing.Count > 0)
+            parts.Add($"missing keys: {string.Join(", ", Missing)}");
+        if (Unexpected.Count > 0)
+            parts.Add($"unexpected keys: {string.Join(", ", Unexpected)}");
+        if (MisShaped.Count > 0)
+            parts.Add($"mis-shaped keys: {string.Join("; ", MisShaped)}");
+        return parts.Count == 0 ? "state dicts match" : string.Join(Environment.NewLine, parts);
+    }
+}
