@@ -33,7 +33,7 @@ def randomize_(module, seed, scale=0.2):
 
 def state(module):
     """The module's state dict (parameters and persistent buffers) under the param. prefix."""
-    return {f"param.{k}": v for k, v in module.state_dict().items()}
+    return {f"param.{k}": v.clone() for k, v in module.state_dict().items()}
 
 
 def write(name, tensors):

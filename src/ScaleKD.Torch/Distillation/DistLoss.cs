@@ -1,0 +1,27 @@
+using static TorchSharp.torch;
+
+namespace ScaleKD.Torch.Distillation;
+
+/// <summary>
+/// DIST (Huang et al., NeurIPS 2022), a logit-distillation baseline: 1 − Pearson correlation between the softened
+/// student and teacher predictions, across classes per image (inter-class) and across images per class (intra-class).
+/// </summary>
+public static class DistLoss
+{
+    /// <summary>T²·(β·inter + γ·intra) for logits (N, classes).</summary>
+    public static Tensor Compute(Tensor student, Tensor teacher, double beta = 1.0, double gamma = 1.0, double temperature = 1.0)
+    {
+        var ys = nn.functional.softmax(student / temperature, 1);
+        var yt = nn.functional.softmax(teacher / temperature, 1);
+        var inter = 1 - RowPearson(ys, yt).mean();
+        var intra = 1 - RowPearson(ys.t(), yt.t()).mean();
+        return (inter * beta + intra * gamma) * (temperature * temperature);
+    }
+
+    static Tensor RowPearson(Tensor a, Tensor b)
+    {
+        var ca = a - a.mean([1], keepdim: true);
+        var cb = b - b.mean([1], keepdim: true);
+        return (ca * cb).sum(1) / (ca.norm(1) * cb.norm(1) + 1e-8);
+    }
+}
