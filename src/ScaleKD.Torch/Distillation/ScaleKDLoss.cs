@@ -1,0 +1,144 @@
+using ScaleKD.Torch.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace ScaleKD.Torch.Distillation;
+
+/// <summary>
+/// The ScaleKD objective for one teacher/student pair (paper Sec. 3; spec "data flow of one distillation step"):
+/// cross-entropy and logit KD, plus for each view (spatial, frequency) a stage-3 projector whose output runs through
+/// the teacher's stage 4 (TPP, the proxy loss) and a stage-4 projector queried by that proxy output (the direct loss).
+/// Its parameters are the projectors'; the teacher and the student are used, not owned.
+/// </summary>
+public sealed class ScaleKDLoss : nn.Module
+{
+    const string Spatial = "spatial";
+    const string Frequency = "frequency";
+
+    readonly ModuleDict<nn.Module<Tensor, Tensor?, Tensor>> projectors;
+    readonly VisionModel _teacher;
+    readonly VisionModel _student;
+    readonly TeacherParameterPerception? _tpp;
+    readonly DualViewFeatureLoss _featureLoss;
+    readonly StageShape _teacherStage4;
+    readonly string[] _views;
+
+    /// <summary>Builds the projectors for the pair and freezes the teacher.</summary>
+    /// <exception cref="ArgumentException">The pair does not fit: TPP needs a ViT or Swin teacher; heads must divide the teacher's channels.</exception>
+    public ScaleKDLoss(VisionModel teacher, VisionModel student, ScaleKDLossOptions? options = null) : base(nameof(ScaleKDLoss))
+    {
+        options ??= new ScaleKDLossOptions();
+        if (teacher.Options.ImageSize != student.Options.ImageSize)
+            throw new ArgumentException($"Teacher and student must see the same image size; got {teacher.Options.ImageSize} and {student.Options.ImageSize}.", nameof(student));
+        if (teacher.Options.NumClasses != student.Options.NumClasses)
+            throw new ArgumentException($"Teacher and student must have the same classes for logit KD; got {teacher.Options.NumClasses} and {student.Options.NumClasses}.", nameof(student));
+        _teacher = teacher;
+        _student = student;
+        TeacherParameterPerception.Freeze(teacher);
+        var teacherStages = teacher.StageShapes();
+        var studentStages = student.StageShapes();
+        _teacherStage4 = teacherStages[3];
+        Settings = Resolve(options, teacher, student, teacherStages);
+        _featureLoss = new DualViewFeatureLoss(Settings.SpatialWeight, Settings.FrequencyWeight, Settings.DcRemoval);
+        _tpp = Settings.UseTeacherParameterPerception ? new TeacherParameterPerception(teacher) : null;
+        _views = Settings.UseFrequencyView ? [Spatial, Frequency] : [Spatial];
+
+        projectors = new ModuleDict<nn.Module<Tensor, Tensor?, Tensor>>();
+        foreach (var view in _views)
+        {
+            if (_tpp is not null)
+                projectors.Add($"s3_{view}", Projector(studentStages[2], teacherStages[2], Settings.Stage3Heads, selfLearnedQueries: true));
+            projectors.Add($"s4_{view}", Projector(studentStages[3], teacherStages[3], Settings.Stage4Heads, selfLearnedQueries: _tpp is null));
+        }
+        register_module(nameof(projectors), projectors);
+    }
+
+    /// <summary>What was resolved for this pair.</summary>
+    public ScaleKDSettings Settings { get; }
+
+    /// <summary>One step's objective. The teacher runs under no_grad except on the TPP proxy path.</summary>
+    /// <param name="images">(N, C, H, W), already augmented and normalised.</param>
+    /// <param name="labels">(N) class indices.</param>
+    public DistillationLoss Compute(Tensor images, Tensor labels)
+    {
+        Tensor teacherStage4, teacherLogits;
+        using (no_grad())
+        {
+            var teacher = _teacher.ForwardStages(images);
+            teacherStage4 = teacher.Stages[3];
+            teacherLogits = teacher.Logits;
+        }
+        var student = _student.ForwardStages(images);
+        var studentStage3 = student.Stages[2];
+        var studentStage4 = student.Stages[3];
+
+        var s = Settings;
+        var terms = new Dictionary<string, Tensor>
+        {
+            ["ce"] = nn.functional.cross_entropy(student.Logits, labels, label_smoothing: s.LabelSmoothing) * (1 - s.KdWeight),
+            ["kd"] = SoftTargetLoss.Compute(student.Logits, teacherLogits, s.Temperature) * s.KdWeight,
+        };
+        foreach (var view in _views)
+        {
+            // Proxy path (TPP): stage-3 projection → the teacher's own stage 4 → compared with its real stage 4.
+            Tensor? proxy = null;
+            if (_tpp is not null)
+            {
+                proxy = _tpp.Forward(projectors[$"s3_{view}"].forward(studentStage3, null));
+                terms[$"s3_{view}"] = ViewLoss(view, proxy, teacherStage4);
+            }
+            // Direct path: stage-4 projection, queried by the proxy output of the same view (not detached).
+            var direct = projectors[$"s4_{view}"].forward(studentStage4, proxy);
+            terms[$"s4_{view}"] = ViewLoss(view, direct, teacherStage4);
+        }
+        var total = terms.Values.Aggregate((a, b) => a + b);
+        return new DistillationLoss(total, terms, student.Logits);
+    }
+
+    Tensor ViewLoss(string view, Tensor tokens, Tensor teacherMap)
+    {
+        var map = TokenMaps.ToMap(tokens, _teacherStage4.Height, _teacherStage4.Width);
+        return view == Spatial ? _featureLoss.Spatial(map, teacherMap) : _featureLoss.Frequency(map, teacherMap);
+    }
+
+    nn.Module<Tensor, Tensor?, Tensor> Projector(StageShape student, StageShape teacher, int heads, bool selfLearnedQueries) =>
+        Settings.UseCrossAttentionProjector
+            ? new CrossAttentionProjector(new CrossAttentionProjectorOptions(
+                student.Channels, student.Height, student.Width, teacher.Channels, teacher.Height, teacher.Width,
+                heads, Settings.SoftmaxScale, Settings.Stem, selfLearnedQueries))
+            : new PoolingProjector(student.Channels, teacher.Channels, teacher.Height, teacher.Width);
+
+    /// <summary>Official defaults per pair (spec §1, §2, §4), overridden by whatever the options set.</summary>
+    static ScaleKDSettings Resolve(ScaleKDLossOptions o, VisionModel teacher, VisionModel student, IReadOnlyList<StageShape> teacherStages)
+    {
+        var swinTeacher = teacher.Family == ModelFamily.Swin;
+        var layerNormStudent = student.Family is ModelFamily.ConvNeXt or ModelFamily.Swin;
+        var cnnStudent = student.Family is ModelFamily.ResNet or ModelFamily.MobileNetV1;
+        var smoothing = student.Family is ModelFamily.ResNet or ModelFamily.Mixer ? 0.0 : 0.1;
+        int Heads(int? chosen, int channels, int cnnHeadDim)
+        {
+            var heads = chosen ?? (cnnStudent && channels % cnnHeadDim == 0 ? channels / cnnHeadDim : LargestDivisorUpTo(channels, 8));
+            if (heads < 1 || channels % heads != 0)
+                throw new ArgumentException($"{heads} attention heads do not divide the teacher's {channels} channels.");
+            return heads;
+        }
+        return new ScaleKDSettings(
+            SpatialWeight: o.SpatialWeight ?? (swinTeacher ? 0.08 : 0.016),
+            FrequencyWeight: o.FrequencyWeight ?? (swinTeacher ? 0.06 : 0.008),
+            KdWeight: o.KdWeight,
+            Temperature: o.Temperature,
+            LabelSmoothing: o.LabelSmoothing ?? smoothing,
+            Stage3Heads: Heads(o.Stage3Heads, teacherStages[2].Channels, 48),
+            Stage4Heads: Heads(o.Stage4Heads, teacherStages[3].Channels, 64),
+            SoftmaxScale: o.SoftmaxScale ?? (layerNormStudent ? 1.0 : 5.0),
+            Stem: o.Stem ?? (layerNormStudent ? ProjectorStem.LayerNorm : ProjectorStem.BatchNorm),
+            UseCrossAttentionProjector: o.UseCrossAttentionProjector,
+            UseFrequencyView: o.UseFrequencyView,
+            UseTeacherParameterPerception: o.UseTeacherParameterPerception,
+            DcRemoval: o.DcRemoval);
+    }
+
+    static int LargestDivisorUpTo(int value, int limit) =>
+        Enumerable.Range(1, Math.Min(limit, value)).Last(d => value % d == 0);
+}

@@ -1,0 +1,51 @@
+namespace ScaleKD.Torch.Distillation;
+
+/// <summary>
+/// Settings of <see cref="ScaleKDLoss"/>. Null means "the official default for this teacher/student pair" (spec §1–§4);
+/// <see cref="ScaleKDLoss.Settings"/> shows what was chosen.
+/// </summary>
+public sealed record ScaleKDLossOptions
+{
+    /// <summary>α_sp of both the proxy (stage-3) and direct (stage-4) spatial losses. Default: 0.08 for Swin teachers,
+    /// 0.016 for ViT teachers (the BEiT/EVA-L setting).</summary>
+    public double? SpatialWeight { get; init; }
+
+    /// <summary>α_fr of the frequency losses. Default: 0.06 for Swin teachers, 0.008 for ViT teachers.</summary>
+    public double? FrequencyWeight { get; init; }
+
+    /// <summary>Weight of the logit KD term; the cross-entropy weight is 1 − this. Default 0.5.</summary>
+    public double KdWeight { get; init; } = 0.5;
+
+    /// <summary>KD temperature. Default 1.</summary>
+    public double Temperature { get; init; } = 1.0;
+
+    /// <summary>Label smoothing of the student's cross-entropy. Default: 0.1 for MobileNet, ViT, Swin and ConvNeXt
+    /// students, 0 for ResNet and Mixer (the official recipes).</summary>
+    public double? LabelSmoothing { get; init; }
+
+    /// <summary>Attention heads of the stage-3 projectors. Default: C3/48 for CNN students (16 for Swin-L), else 8,
+    /// falling back to the largest divisor of the teacher's channels not above 8.</summary>
+    public int? Stage3Heads { get; init; }
+
+    /// <summary>Attention heads of the stage-4 projectors. Default: C4/64 for CNN students (24 for Swin-L), else 8, with
+    /// the same fallback.</summary>
+    public int? Stage4Heads { get; init; }
+
+    /// <summary>Softmax scale of the projectors. Default: 5 for BatchNorm-stem students, 1 for ConvNeXt and Swin.</summary>
+    public double? SoftmaxScale { get; init; }
+
+    /// <summary>The projectors' stem norm. Default: LayerNorm for ConvNeXt and Swin students, else BatchNorm.</summary>
+    public ProjectorStem? Stem { get; init; }
+
+    /// <summary>Ablation switch: false replaces every CAP by a <see cref="PoolingProjector"/>.</summary>
+    public bool UseCrossAttentionProjector { get; init; } = true;
+
+    /// <summary>Ablation switch: false keeps only the spatial view (and one projector per stage).</summary>
+    public bool UseFrequencyView { get; init; } = true;
+
+    /// <summary>Ablation switch: false drops the stage-3 proxy path; the stage-4 projectors then learn their own queries.</summary>
+    public bool UseTeacherParameterPerception { get; init; } = true;
+
+    /// <summary>How the frequency view removes the DC component; both ways give the same value.</summary>
+    public DcRemoval DcRemoval { get; init; } = DcRemoval.MeanSubtraction;
+}
