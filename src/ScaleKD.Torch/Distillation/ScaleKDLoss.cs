@@ -11,7 +11,7 @@ namespace ScaleKD.Torch.Distillation;
 /// the teacher's stage 4 (TPP, the proxy loss) and a stage-4 projector queried by that proxy output (the direct loss).
 /// Its parameters are the projectors'; the teacher and the student are used, not owned.
 /// </summary>
-public sealed class ScaleKDLoss : nn.Module
+public sealed class ScaleKDLoss : DistillationObjective
 {
     const string Spatial = "spatial";
     const string Frequency = "frequency";
@@ -57,10 +57,11 @@ public sealed class ScaleKDLoss : nn.Module
     /// <summary>What was resolved for this pair.</summary>
     public ScaleKDSettings Settings { get; }
 
+    /// <inheritdoc />
+    public override DistillationMethod Method => DistillationMethod.ScaleKD;
+
     /// <summary>One step's objective. The teacher runs under no_grad except on the TPP proxy path.</summary>
-    /// <param name="images">(N, C, H, W), already augmented and normalised.</param>
-    /// <param name="labels">(N) class indices.</param>
-    public DistillationLoss Compute(Tensor images, Tensor labels)
+    public override DistillationLoss Compute(Tensor images, Tensor labels)
     {
         Tensor teacherStage4, teacherLogits;
         using (no_grad())
@@ -115,7 +116,6 @@ public sealed class ScaleKDLoss : nn.Module
         var swinTeacher = teacher.Family == ModelFamily.Swin;
         var layerNormStudent = student.Family is ModelFamily.ConvNeXt or ModelFamily.Swin;
         var cnnStudent = student.Family is ModelFamily.ResNet or ModelFamily.MobileNetV1;
-        var smoothing = student.Family is ModelFamily.ResNet or ModelFamily.Mixer ? 0.0 : 0.1;
         int Heads(int? chosen, int channels, int cnnHeadDim)
         {
             var heads = chosen ?? (cnnStudent && channels % cnnHeadDim == 0 ? channels / cnnHeadDim : LargestDivisorUpTo(channels, 8));
@@ -128,7 +128,7 @@ public sealed class ScaleKDLoss : nn.Module
             FrequencyWeight: o.FrequencyWeight ?? (swinTeacher ? 0.06 : 0.008),
             KdWeight: o.KdWeight,
             Temperature: o.Temperature,
-            LabelSmoothing: o.LabelSmoothing ?? smoothing,
+            LabelSmoothing: o.LabelSmoothing ?? DistillationObjectives.DefaultLabelSmoothing(student.Family),
             Stage3Heads: Heads(o.Stage3Heads, teacherStages[2].Channels, 48),
             Stage4Heads: Heads(o.Stage4Heads, teacherStages[3].Channels, 64),
             SoftmaxScale: o.SoftmaxScale ?? (layerNormStudent ? 1.0 : 5.0),
