@@ -7,6 +7,7 @@ public static class ModelRegistry
     static readonly IReadOnlyDictionary<string, Func<ModelOptions, VisionModel>> Factories =
         Enumerable.Empty<(string Name, Func<ModelOptions, VisionModel> Create)>()
             .Concat(ResNet.Configurations())
+            .Concat(MobileNetV1.Configurations())
             .ToDictionary(c => c.Name, c => c.Create, StringComparer.Ordinal);
 
     /// <summary>Every registered name, sorted.</summary>
