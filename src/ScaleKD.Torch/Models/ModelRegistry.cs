@@ -8,6 +8,7 @@ public static class ModelRegistry
         Enumerable.Empty<(string Name, Func<ModelOptions, VisionModel> Create)>()
             .Concat(ResNet.Configurations())
             .Concat(MobileNetV1.Configurations())
+            .Concat(ConvNeXt.Configurations())
             .ToDictionary(c => c.Name, c => c.Create, StringComparer.Ordinal);
 
     /// <summary>Every registered name, sorted.</summary>
