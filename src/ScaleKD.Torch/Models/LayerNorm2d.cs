@@ -4,25 +4,28 @@ using static TorchSharp.torch;
 
 namespace ScaleKD.Torch.Models;
 
-/// <summary>LayerNorm over the channels of an NCHW map at each position (timm's <c>LayerNorm2d</c>; names weight, bias).</summary>
-public sealed class LayerNorm2d : nn.Module<Tensor, Tensor>
+/// <summary>
+/// LayerNorm over the channels of an (N, C, H, W) map (timm <c>LayerNorm2d</c>, eps 1e-6): normalises each position's
+/// channel vector. Owns <c>weight</c> and <c>bias</c> directly so the keys are <c>…norm.weight</c> as in timm.
+/// </summary>
+internal sealed class LayerNorm2d : nn.Module<Tensor, Tensor>
 {
-    readonly long[] _shape;
-    readonly double _eps;
     readonly Parameter weight;
     readonly Parameter bias;
+    readonly long[] _normalizedShape;
 
-    /// <summary>Creates the norm with unit scale and zero shift.</summary>
     public LayerNorm2d(long channels, double eps = 1e-6) : base(nameof(LayerNorm2d))
     {
-        _shape = [channels];
-        _eps = eps;
         weight = nn.Parameter(ones(channels));
         bias = nn.Parameter(zeros(channels));
+        _normalizedShape = [channels];
+        Eps = eps;
         RegisterComponents();
     }
 
-    /// <inheritdoc />
-    public override Tensor forward(Tensor input) =>
-        nn.functional.layer_norm(input.permute(0, 2, 3, 1), _shape, weight, bias, _eps).permute(0, 3, 1, 2);
+    /// <summary>Added to the variance; timm uses 1e-6 where PyTorch's default is 1e-5.</summary>
+    public double Eps { get; }
+
+    public override Tensor forward(Tensor x) =>
+        nn.functional.layer_norm(x.permute(0, 2, 3, 1), _normalizedShape, weight, bias, Eps).permute(0, 3, 1, 2);
 }
