@@ -1,0 +1,54 @@
+using System.Text.Json;
+using ScaleKD.Torch.Models;
+using ScaleKD.Torch.Weights;
+
+namespace ScaleKD.Torch.Training.Teachers;
+
+/// <summary>What a teacher file needs besides its weights to be rebuilt: the model name and options.</summary>
+/// <param name="Model">The registered configuration name.</param>
+/// <param name="Options">The options it was built with.</param>
+/// <param name="ClassNames">The classes its head predicts, by index.</param>
+/// <param name="ValidationTop1">Its validation top-1 accuracy when it was saved, if measured.</param>
+public sealed record TeacherDescription(string Model, ModelOptions Options, IReadOnlyList<string> ClassNames, double? ValidationTop1);
+
+/// <summary>
+/// Teachers this tool saved: <c>NAME.safetensors</c> (timm parameter names, loadable by timm too) beside
+/// <c>NAME.json</c> (a <see cref="TeacherDescription"/>). Both are written atomically.
+/// </summary>
+public static class TeacherFiles
+{
+    /// <summary>Writes <paramref name="path"/> (.safetensors) and its .json description.</summary>
+    public static void Save(VisionModel teacher, TeacherDescription description, string path)
+    {
+        SafetensorsWeights.Save(teacher, path);
+        var json = DescriptionPath(path);
+        var temp = json + $".{Environment.ProcessId}.tmp";
+        File.WriteAllText(temp, JsonSerializer.Serialize(description, new JsonSerializerOptions { WriteIndented = true }));
+        File.Move(temp, json, overwrite: true);
+    }
+
+    /// <summary>Rebuilds a saved teacher.</summary>
+    /// <exception cref="FileNotFoundException">The weights or the description is missing.</exception>
+    /// <exception cref="InvalidDataException">The description is unreadable or the weights do not fit it.</exception>
+    public static (VisionModel Teacher, TeacherDescription Description) Load(string path)
+    {
+        var json = DescriptionPath(path);
+        if (!File.Exists(json))
+            throw new FileNotFoundException($"Teacher description '{json}' is missing; it is written beside the weights by this tool.", json);
+        TeacherDescription description;
+        try
+        {
+            description = JsonSerializer.Deserialize<TeacherDescription>(File.ReadAllText(json))
+                ?? throw new InvalidDataException($"'{json}' is empty.");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"'{json}' is not a teacher description: {e.Message}", e);
+        }
+        var teacher = ModelRegistry.Create(description.Model, description.Options);
+        SafetensorsWeights.Load(teacher, path);
+        return (teacher, description);
+    }
+
+    static string DescriptionPath(string weightsPath) => Path.ChangeExtension(weightsPath, ".json");
+}
