@@ -6,6 +6,9 @@ public static class ModelRegistry
     // Each family lists its named configurations (timm's registry of model names).
     static readonly IReadOnlyDictionary<string, Func<ModelOptions, VisionModel>> Factories =
         Enumerable.Empty<(string Name, Func<ModelOptions, VisionModel> Create)>()
+            .Concat(VisionTransformer.Configurations())
+            .Concat(Swin.Configurations())
+            .Concat(Mixer.Configurations())
             .ToDictionary(c => c.Name, c => c.Create, StringComparer.Ordinal);
 
     /// <summary>Every registered name, sorted.</summary>
