@@ -9,6 +9,9 @@ public static class ModelRegistry
             .Concat(ResNet.Configurations())
             .Concat(MobileNetV1.Configurations())
             .Concat(ConvNeXt.Configurations())
+            .Concat(VisionTransformer.Configurations())
+            .Concat(Swin.Configurations())
+            .Concat(Mixer.Configurations())
             .ToDictionary(c => c.Name, c => c.Create, StringComparer.Ordinal);
 
     /// <summary>Every registered name, sorted.</summary>
