@@ -1,3 +1,4 @@
+using ScaleKD.Torch.Models;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

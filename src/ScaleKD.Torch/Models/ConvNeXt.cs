@@ -34,13 +34,13 @@ public sealed class ConvNeXt : VisionModel
         var dims = config.Dims;
         stem = nn.Sequential(nn.Conv2d(options.InChannels, dims[0], 4, stride: 4), new LayerNorm2d(dims[0]));
         // timm's calculate_drop_path_rates: linear in the block index over the whole network.
-        var totalBlocks = config.Depths.Sum();
+        var dropPathRates = DropPath.LinearRates(options.DropPathRate, config.Depths.Sum());
         var blockIndex = 0;
         _stages = new ConvNeXtStage[4];
         for (var i = 0; i < 4; i++)
         {
             var rates = Enumerable.Range(0, config.Depths[i])
-                .Select(_ => DropPath.LinearRate(options.DropPathRate, blockIndex++, totalBlocks)).ToList();
+                .Select(_ => dropPathRates[blockIndex++]).ToList();
             _stages[i] = new ConvNeXtStage(dims[Math.Max(i - 1, 0)], dims[i], rates, downsamples: i > 0);
         }
         stages = nn.Sequential(_stages);

@@ -32,8 +32,8 @@ internal sealed class DropPath : nn.Module<Tensor, Tensor>
         return x * mask;
     }
 
-    /// <summary>timm's linear stochastic-depth rule: block <paramref name="index"/> of <paramref name="count"/>
-    /// gets <paramref name="deepestRate"/> · index / (count − 1), so the first block is never dropped.</summary>
-    public static double LinearRate(double deepestRate, int index, int count) =>
-        count > 1 ? deepestRate * index / (count - 1) : 0.0;
+    /// <summary>timm's linear stochastic-depth rule: block i of <paramref name="count"/> gets
+    /// <paramref name="deepestRate"/> · i / (count − 1), so the first block is never dropped.</summary>
+    public static double[] LinearRates(double deepestRate, int count) =>
+        Enumerable.Range(0, count).Select(i => count > 1 ? deepestRate * i / (count - 1) : 0.0).ToArray();
 }

@@ -130,7 +130,7 @@ internal sealed class MixerBlock : nn.Module<Tensor, Tensor>
 {
     readonly LayerNorm norm1;
     readonly TokenMlp mlp_tokens;
-    readonly StochasticDepth drop_path;
+    readonly DropPath drop_path;
     readonly LayerNorm norm2;
     readonly TokenMlp mlp_channels;
 
@@ -138,7 +138,7 @@ internal sealed class MixerBlock : nn.Module<Tensor, Tensor>
     {
         norm1 = nn.LayerNorm(dim, 1e-6);
         mlp_tokens = new TokenMlp(tokens, tokensHidden);
-        drop_path = new StochasticDepth(dropPath);
+        drop_path = new DropPath(dropPath);
         norm2 = nn.LayerNorm(dim, 1e-6);
         mlp_channels = new TokenMlp(dim, channelsHidden);
         RegisterComponents();

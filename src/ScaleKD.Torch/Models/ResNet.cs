@@ -39,7 +39,7 @@ public sealed class ResNet : VisionModel
         bn1 = nn.BatchNorm2d(StemWidth);
 
         var stages = new Sequential[4];
-        var totalBlocks = config.Layers.Sum();
+        var dropPathRates = DropPath.LinearRates(options.DropPathRate, config.Layers.Sum());
         var blockIndex = 0;
         var inPlanes = StemWidth;
         for (var stage = 0; stage < 4; stage++)
@@ -48,7 +48,7 @@ public sealed class ResNet : VisionModel
             for (var i = 0; i < config.Layers[stage]; i++)
             {
                 var stride = stage > 0 && i == 0 ? 2 : 1;
-                var dropPath = DropPath.LinearRate(options.DropPathRate, blockIndex++, totalBlocks);
+                var dropPath = dropPathRates[blockIndex++];
                 blocks.Add(ResNetBlock.Create(config.Block, inPlanes, config.Channels[stage], stride, dropPath));
                 inPlanes = config.Channels[stage] * ResNetBlock.Expansion(config.Block);
             }

@@ -42,7 +42,7 @@ public sealed class Swin : VisionModel, ITeacherModel
                 nameof(options));
         Config = config;
 
-        var rates = StochasticDepth.LinearRates(options.DropPathRate, config.Depths.Sum());
+        var rates = DropPath.LinearRates(options.DropPathRate, config.Depths.Sum());
         _shapes = new StageShape[4];
         var stages = new SwinStage[4];
         var first = 0;
@@ -194,10 +194,10 @@ internal sealed class SwinBlock : nn.Module<Tensor, Tensor>
 {
     readonly LayerNorm norm1;
     readonly WindowAttention attn;
-    readonly StochasticDepth drop_path1;
+    readonly DropPath drop_path1;
     readonly LayerNorm norm2;
     readonly TokenMlp mlp;
-    readonly StochasticDepth drop_path2;
+    readonly DropPath drop_path2;
     readonly int _window;
     readonly int _shift;
     readonly int _padded;
@@ -211,10 +211,10 @@ internal sealed class SwinBlock : nn.Module<Tensor, Tensor>
         _padded = (resolution + _window - 1) / _window * _window;
         norm1 = nn.LayerNorm(dim);
         attn = new WindowAttention(dim, heads, _window);
-        drop_path1 = new StochasticDepth(dropPath);
+        drop_path1 = new DropPath(dropPath);
         norm2 = nn.LayerNorm(dim);
         mlp = new TokenMlp(dim, (int)(dim * mlpRatio));
-        drop_path2 = new StochasticDepth(dropPath);
+        drop_path2 = new DropPath(dropPath);
         if (_shift > 0)
             _mask = new DeviceConstant(ShiftMask(_padded, _window, _shift));
         RegisterComponents();

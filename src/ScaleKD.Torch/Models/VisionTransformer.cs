@@ -45,7 +45,7 @@ public sealed class VisionTransformer : VisionModel, ITeacherModel
         patch_embed = new PatchEmbed(options.InChannels, dim, config.PatchSize);
         cls_token = new Parameter(zeros(1, 1, dim).DetachFromDisposeScope());
         pos_embed = new Parameter(zeros(1, 1 + _grid * _grid, dim).DetachFromDisposeScope());
-        var rates = StochasticDepth.LinearRates(options.DropPathRate, config.Depth);
+        var rates = DropPath.LinearRates(options.DropPathRate, config.Depth);
         blocks = new ModuleList<VitBlock>(rates.Select(r => new VitBlock(dim, config.NumHeads, config.MlpRatio, r)).ToArray());
         norm = nn.LayerNorm(dim, 1e-6);
         head = nn.Linear(dim, options.NumClasses);
@@ -120,19 +120,19 @@ internal sealed class VitBlock : nn.Module<Tensor, Tensor>
 {
     readonly LayerNorm norm1;
     readonly SelfAttention attn;
-    readonly StochasticDepth drop_path1;
+    readonly DropPath drop_path1;
     readonly LayerNorm norm2;
     readonly TokenMlp mlp;
-    readonly StochasticDepth drop_path2;
+    readonly DropPath drop_path2;
 
     public VitBlock(int dim, int heads, double mlpRatio, double dropPath) : base(nameof(VitBlock))
     {
         norm1 = nn.LayerNorm(dim, 1e-6);
         attn = new SelfAttention(dim, heads);
-        drop_path1 = new StochasticDepth(dropPath);
+        drop_path1 = new DropPath(dropPath);
         norm2 = nn.LayerNorm(dim, 1e-6);
         mlp = new TokenMlp(dim, (int)(dim * mlpRatio));
-        drop_path2 = new StochasticDepth(dropPath);
+        drop_path2 = new DropPath(dropPath);
         RegisterComponents();
     }
 
