@@ -31,6 +31,21 @@ def randomize_(module, seed, scale=0.2):
             t.copy_(values)
 
 
+def half_state(module, prefix):
+    """Rounds every float parameter and buffer to a value float16 represents exactly, and returns the state dict in
+    float16 under param.<prefix>: half the bytes, and the float32 model computes with exactly these values."""
+    with torch.no_grad():
+        for t in list(module.parameters()) + list(module.buffers()):
+            if t.is_floating_point():
+                t.copy_(t.half().float())
+    return {f"param.{prefix}{k}": (v.half() if v.is_floating_point() else v.clone()) for k, v in module.state_dict().items()}
+
+
+def param_checksum(module):
+    """Sum of all float parameters in float64: lets a test confirm it loaded the same weights from another fixture."""
+    return torch.tensor([sum(p.detach().double().sum().item() for p in module.parameters())], dtype=torch.float64)
+
+
 def state(module):
     """The module's state dict (parameters and persistent buffers) under the param. prefix."""
     return {f"param.{k}": v.clone() for k, v in module.state_dict().items()}

@@ -7,7 +7,7 @@ import struct
 
 import torch
 
-_DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64", torch.int32: "I32"}
+_DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.float64: "F64", torch.int64: "I64", torch.int32: "I32"}
 _TORCH = {v: k for k, v in _DTYPES.items()}
 
 

@@ -16,7 +16,7 @@ public sealed class ScaleKDLoss : DistillationObjective
     const string Spatial = "spatial";
     const string Frequency = "frequency";
 
-    readonly ModuleDict<nn.Module<Tensor, Tensor?, Tensor>> projectors;
+    readonly ProjectorSet projectors;
     readonly VisionModel _teacher;
     readonly VisionModel _student;
     readonly TeacherParameterPerception? _tpp;
@@ -40,11 +40,12 @@ public sealed class ScaleKDLoss : DistillationObjective
         var studentStages = student.StageShapes();
         _teacherStage4 = teacherStages[3];
         Settings = Resolve(options, teacher, student, teacherStages);
+        CheckStudentGrids(student, studentStages, Settings);
         _featureLoss = new DualViewFeatureLoss(Settings.SpatialWeight, Settings.FrequencyWeight, Settings.DcRemoval);
         _tpp = Settings.UseTeacherParameterPerception ? new TeacherParameterPerception(teacher) : null;
         _views = Settings.UseFrequencyView ? [Spatial, Frequency] : [Spatial];
 
-        projectors = new ModuleDict<nn.Module<Tensor, Tensor?, Tensor>>();
+        projectors = new ProjectorSet();
         foreach (var view in _views)
         {
             if (_tpp is not null)
@@ -86,11 +87,11 @@ public sealed class ScaleKDLoss : DistillationObjective
             Tensor? proxy = null;
             if (_tpp is not null)
             {
-                proxy = _tpp.Forward(projectors[$"s3_{view}"].forward(studentStage3, null));
+                proxy = _tpp.Forward(projectors.Get($"s3_{view}").forward(studentStage3, null));
                 terms[$"s3_{view}"] = ViewLoss(view, proxy, teacherStage4);
             }
             // Direct path: stage-4 projection, queried by the proxy output of the same view (not detached).
-            var direct = projectors[$"s4_{view}"].forward(studentStage4, proxy);
+            var direct = projectors.Get($"s4_{view}").forward(studentStage4, proxy);
             terms[$"s4_{view}"] = ViewLoss(view, direct, teacherStage4);
         }
         var total = terms.Values.Aggregate((a, b) => a + b);
@@ -109,6 +110,21 @@ public sealed class ScaleKDLoss : DistillationObjective
                 student.Channels, student.Height, student.Width, teacher.Channels, teacher.Height, teacher.Width,
                 heads, Settings.SoftmaxScale, Settings.Stem, selfLearnedQueries))
             : new PoolingProjector(student.Channels, teacher.Channels, teacher.Height, teacher.Width);
+
+    /// <summary>A student map of a single position gives its projector a single key: the projected map is the same
+    /// token everywhere, whose frequency view is zero (no signal, and a gradient that is only rounding noise).</summary>
+    static void CheckStudentGrids(VisionModel student, IReadOnlyList<StageShape> studentStages, ScaleKDSettings settings)
+    {
+        if (!settings.UseFrequencyView || !settings.UseCrossAttentionProjector)
+            return;
+        var stages = settings.UseTeacherParameterPerception ? new[] { 2, 3 } : [3];
+        foreach (var stage in stages.Where(i => studentStages[i].Tokens < 2))
+            throw new ArgumentException(
+                $"{student.GetName()} at {student.Options.ImageSize} px has a {studentStages[stage]} stage-{stage + 1} map: a single " +
+                "position, which leaves the frequency view without signal. Use a larger image size (CNN students need 64 px or " +
+                $"more for a 2×2 last stage) or switch the frequency view off ({nameof(ScaleKDLossOptions.UseFrequencyView)} = false).",
+                nameof(student));
+    }
 
     /// <summary>Official defaults per pair (spec §1, §2, §4), overridden by whatever the options set.</summary>
     static ScaleKDSettings Resolve(ScaleKDLossOptions o, VisionModel teacher, VisionModel student, IReadOnlyList<StageShape> teacherStages)

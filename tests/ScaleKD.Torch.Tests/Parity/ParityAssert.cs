@@ -34,7 +34,8 @@ static class ParityAssert
         var scale = Math.Max(reference.abs().max().item<double>(), 1e-12);
         var error = (reference - actual.detach().cpu().to(float64)).abs().max().item<double>() / scale;
         Record(label, error);
-        Assert.True(error <= tolerance, $"{label}: max error relative to scale {scale:G4} is {error:E3} > {tolerance:E0}");
+        Assert.True(error <= tolerance, $"{label}: max error relative to scale {scale:G4} is {error:E3} > {tolerance:E0}" +
+            (expected.numel() == 1 ? $" (reference {reference.item<double>():G7}, actual {actual.to(float64).item<double>():G7})" : ""));
         return error;
     }
 
@@ -42,5 +43,12 @@ static class ParityAssert
         Assert.True(expected.shape.SequenceEqual(actual.shape),
             $"{label}: shape ({string.Join(", ", actual.shape)}) differs from the reference ({string.Join(", ", expected.shape)})");
 
-    static void Record(string label, double error) => LargestError.AddOrUpdate(label, error, (_, old) => Math.Max(old, error));
+    static void Record(string label, double error)
+    {
+        LargestError.AddOrUpdate(label, error, (_, old) => Math.Max(old, error));
+        // SCALEKD_PARITY_REPORT=FILE collects every comparison, for reporting the largest error per component.
+        if (Environment.GetEnvironmentVariable("SCALEKD_PARITY_REPORT") is { Length: > 0 } report)
+            lock (LargestError)
+                File.AppendAllText(report, $"{label}\t{error:E3}{Environment.NewLine}");
+    }
 }

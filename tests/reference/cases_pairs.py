@@ -1,0 +1,100 @@
+"""Whole ScaleKD loss on tiny teacher/student pairs (prefix pair_): the data flow of one distillation step as
+SCALEKD_SPEC.md draws it, with the reference models of cases_tokens.py / cases_cnn.py and the components of
+distill_ref.py. The settings below are what ScaleKD.Torch's ScaleKDLoss resolves for these pairs.
+
+The pairs run at 64 px so that the student's last stage is 2x2: at 1x1 the stage-4 projector sees a single key, its
+output is the same token at every position, and the frequency view of that constant map is zero in exact
+arithmetic, so the reference would only be comparing rounding noise.
+
+To keep the files small, the ResNet student's weights are not stored again: it is randomised with the seed of
+cnn_resnet_pico_32 (its weights do not depend on the image size; a checksum confirms). The teachers' weights do
+depend on it (ViT's position embedding, Swin's clamped window tables), so they are stored with the projectors, in
+float16, rounded so that float32 computes with exactly those values."""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import distill_ref as ref
+from cases_cnn import ResNet, BasicBlock
+from cases_tokens import Swin, VisionTransformer
+from fixture import half_state, param_checksum, randomize_
+
+
+class ScaleKDReference(nn.Module):
+    def __init__(self, teacher, student, teacher_stages, student_stages, alpha, heads, softmax_scale=5.0, smoothing=0.0):
+        super().__init__()
+        self.teacher, self.student = [teacher], [student]  # used, not owned (kept out of this module's state)
+        self.alpha, self.smoothing = alpha, smoothing
+        self.t4 = teacher_stages[3]
+        projectors = {}
+        for view in ("spatial", "frequency"):
+            for stage, self_query in ((2, True), (3, False)):
+                (cs, hs, ws), (ct, ht, wt) = student_stages[stage], teacher_stages[stage]
+                projectors[f"s{stage + 1}_{view}"] = ref.CrossAttentionProjector(
+                    cs, (hs, ws), ct, (ht, wt), heads[stage - 2], softmax_scale, False, self_query)
+        self.projectors = nn.ModuleDict(projectors)
+
+    def forward(self, images, labels):
+        teacher, student = self.teacher[0], self.student[0]
+        with torch.no_grad():
+            t_stages, _, zt = teacher.forward_stages(images)
+        t4 = t_stages[3]
+        s_stages, _, zs = student.forward_stages(images)
+        _, h, w = self.t4
+        terms = {"ce": 0.5 * F.cross_entropy(zs, labels, label_smoothing=self.smoothing),
+                 "kd": 0.5 * ref.soft_target_loss(zs, zt, 1.0)}
+        for view, alpha, loss in (("spatial", self.alpha[0], ref.spatial_loss), ("frequency", self.alpha[1], ref.frequency_loss)):
+            proxy = teacher.forward_from_stage(self.projectors[f"s3_{view}"](s_stages[2]), 3)
+            terms[f"s3_{view}"] = loss(ref.tokens_to_map(proxy, h, w), t4, alpha)
+            direct = self.projectors[f"s4_{view}"](s_stages[3], proxy)
+            terms[f"s4_{view}"] = loss(ref.tokens_to_map(direct, h, w), t4, alpha)
+        return terms
+
+
+def pair_case(teacher, teacher_seed, student, student_seed, teacher_stages, student_stages, alpha, heads, seed):
+    loss = ScaleKDReference(teacher, student, teacher_stages, student_stages, alpha, heads)
+    randomize_(teacher, teacher_seed)
+    randomize_(student, student_seed)
+    randomize_(loss, seed)
+    tensors = half_state(loss, "loss.")
+    tensors.update(half_state(teacher, "teacher."))
+    tensors["input.student_checksum"] = param_checksum(student)
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    teacher.eval()
+    student.train()
+    loss.train()
+    g = torch.Generator().manual_seed(seed + 10)
+    images = torch.randn(2, 3, IMAGE_SIZE, IMAGE_SIZE, generator=g)
+    labels = torch.tensor([3, 7])
+    # The expected values are computed in float64 from these float32-exact weights and inputs: the gradient of the
+    # frequency view is ill-conditioned in float32 (this very reference run in float32 differs from float64 by about
+    # 1e-3 of the gradient's scale), so float64 is the ground truth both float32 and float64 C# runs are held to.
+    for module in (teacher, student, loss):
+        module.double()
+    images = images.double().requires_grad_(True)
+    terms = loss(images, labels)
+    sum(terms.values()).backward()
+    tensors.update({"input.images": images.detach().float(), "input.labels": labels, "grad.images": images.grad.float()})
+    tensors.update({f"output.{k}": v.detach() for k, v in terms.items()})
+    return tensors
+
+
+IMAGE_SIZE = 64
+
+
+def resnet_pico():
+    return ResNet(BasicBlock, (1, 1, 1, 1), (8, 16, 24, 32))
+
+
+def cases():
+    resnet_stages = [(8, 16, 16), (16, 8, 8), (24, 4, 4), (32, 2, 2)]
+    swin = Swin(IMAGE_SIZE, 2, 4, 8, [2, 2, 1, 1], [2, 2, 4, 4], 10)
+    # Swin teacher: alpha (0.08, 0.06); heads: 32 channels -> largest divisor <= 8 = 8, 64 channels -> 64/64 = 1.
+    yield "pair_swin_pico_resnet_pico", pair_case(
+        swin, 12, resnet_pico(), 100, [(8, 32, 32), (16, 16, 16), (32, 8, 8), (64, 4, 4)], resnet_stages,
+        (0.08, 0.06), (8, 1), 500)
+    vit = VisionTransformer(IMAGE_SIZE, 8, 32, 4, 2, 10)
+    # ViT teacher (patch 8, so an 8x8 grid at 64 px): alpha (0.016, 0.008); heads: 32 channels -> 8 for both stages.
+    yield "pair_vit_pico_resnet_pico", pair_case(
+        vit, 11, resnet_pico(), 100, [(32, 8, 8)] * 4, resnet_stages, (0.016, 0.008), (8, 8), 600)
