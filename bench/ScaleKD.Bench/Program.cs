@@ -1,0 +1,34 @@
+using System.Globalization;
+using ScaleKD.Bench;
+using ScaleKD.Torch.Distillation;
+using ScaleKD.Torch.Native;
+
+// Benchmarks print one table; see bench/README.md for the commands and how to read them.
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+var arguments = Arguments.Parse(args);
+var backend = TorchBackend.Initialize(new TorchBackendOptions { UseCuda = arguments.Flag("cuda") });
+if (arguments.Int("threads", 0) is > 0 and var threads)
+    TorchSharp.torch.set_num_threads(threads);
+switch (arguments.Command)
+{
+    case "step":
+    {
+        var teacher = arguments.Get("teacher", "swin_pico_patch2_window4_32");
+        var student = arguments.Get("student", "resnet_pico");
+        int size = arguments.Int("image-size", 64), batch = arguments.Int("batch", 32);
+        int warmup = arguments.Int("warmup", 3), iterations = arguments.Int("iterations", 10);
+        var methods = arguments.Get("methods", "ScaleKD,None").Split(',').Select(Enum.Parse<DistillationMethod>);
+        Console.WriteLine($"# distillation step, {teacher} -> {student}, {size} px, batch {batch}, {backend.Description}, torch threads {TorchSharp.torch.get_num_threads()}");
+        Console.WriteLine("| method | median ms/step | images/s |");
+        Console.WriteLine("|---|---|---|");
+        foreach (var method in methods)
+        {
+            var result = StepBenchmark.Run(teacher, student, method, size, batch, warmup, iterations, backend);
+            Console.WriteLine($"| {result.Method} | {result.MedianMilliseconds:F1} | {result.ImagesPerSecond:F1} |");
+        }
+        return 0;
+    }
+    default:
+        Console.Error.WriteLine("usage: ScaleKD.Bench step [--teacher NAME] [--student NAME] [--image-size N] [--batch N] [--methods ScaleKD,None] [--threads N] [--cuda]");
+        return 2;
+}

@@ -1,0 +1,52 @@
+using System.Diagnostics;
+using ScaleKD.Torch.Distillation;
+using ScaleKD.Torch.Models;
+using ScaleKD.Torch.Native;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ScaleKD.Bench;
+
+/// <summary>
+/// Times one full distillation step (teacher forward, student forward and backward, projectors, TPP, AdamW step) for a
+/// teacher/student pair: warm-up first, then the median of the timed iterations. The same step is in
+/// bench/reference/scalekd_step.py for PyTorch.
+/// </summary>
+static class StepBenchmark
+{
+    public sealed record Result(string Method, double MedianMilliseconds, double ImagesPerSecond);
+
+    public static Result Run(string teacherName, string studentName, DistillationMethod method, int imageSize, int batch, int warmup, int iterations, TorchBackendInfo backend)
+    {
+        manual_seed(0);
+        var options = new ModelOptions(NumClasses: 10, ImageSize: imageSize);
+        using var teacher = ModelRegistry.Create(teacherName, options).to(backend.Device);
+        using var student = ModelRegistry.Create(studentName, options).to(backend.Device);
+        using var objective = DistillationObjectives.Create(method, student, teacher);
+        objective.to(backend.Device);
+        student.train();
+        var parameters = student.parameters().Concat(objective.parameters()).ToList();
+        using var optimizer = optim.AdamW(parameters, 1e-3, weight_decay: 0.05);
+        using var images = randn(batch, 3, imageSize, imageSize, device: backend.Device);
+        using var labels = randint(0, 10, batch, device: backend.Device);
+
+        var times = new List<double>();
+        for (var i = 0; i < warmup + iterations; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            using (var scope = NewDisposeScope())
+            {
+                var loss = objective.Compute(images, labels);
+                optimizer.zero_grad();
+                loss.Total.backward();
+                optimizer.step();
+                _ = loss.Total.item<float>(); // the host sync that ends a timed step
+            }
+            if (i >= warmup)
+                times.Add(clock.Elapsed.TotalMilliseconds);
+        }
+        times.Sort();
+        var median = times[times.Count / 2];
+        return new Result(method.ToString(), median, batch / (median / 1000.0));
+    }
+}
