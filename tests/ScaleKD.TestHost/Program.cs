@@ -5,6 +5,8 @@ using Microsoft.ML.Data;
 return args switch
 {
     ["score-zip", var zip, var rows] => ScoreZip(zip, rows),
+    ["train", var checkpoints, var weights, var epochs] => ScaleKD.TestHost.TrainCommand.Run(checkpoints, weights, int.Parse(epochs)),
+    ["train", var checkpoints, var weights, var epochs, var count] => ScaleKD.TestHost.TrainCommand.Run(checkpoints, weights, int.Parse(epochs), int.Parse(count)),
     _ => Usage(),
 };
 
@@ -35,7 +37,7 @@ static string Bits(float[] values) => string.Join(' ', values.Select(v => BitCon
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: ScaleKD.TestHost score-zip ZIP ROWS");
+    Console.Error.WriteLine("usage: ScaleKD.TestHost score-zip ZIP ROWS | train CHECKPOINT_DIR WEIGHTS EPOCHS [COUNT]");
     return 2;
 }
 

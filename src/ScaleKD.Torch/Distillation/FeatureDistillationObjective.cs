@@ -35,9 +35,7 @@ public sealed class FeatureDistillationObjective : DistillationObjective
     /// <inheritdoc />
     public override DistillationLoss Compute(Tensor images, Tensor labels)
     {
-        Tensor teacherStage4;
-        using (no_grad())
-            teacherStage4 = _teacher.ForwardStages(images).Stages[3];
+        var teacherStage4 = FrozenTeacher.Forward(_teacher, images).Stages[3];
         var student = _student.ForwardStages(images);
         var terms = new Dictionary<string, Tensor>
         {

@@ -38,9 +38,7 @@ public sealed class LogitDistillationObjective : DistillationObjective
     /// <inheritdoc />
     public override DistillationLoss Compute(Tensor images, Tensor labels)
     {
-        Tensor teacherLogits;
-        using (no_grad())
-            teacherLogits = _teacher.forward(images);
+        var teacherLogits = FrozenTeacher.Forward(_teacher, images).Logits;
         var logits = _student.forward(images);
         var ce = nn.functional.cross_entropy(logits, labels, label_smoothing: _labelSmoothing);
         var terms = Method == DistillationMethod.VanillaKD

@@ -64,13 +64,9 @@ public sealed class ScaleKDLoss : DistillationObjective
     /// <summary>One step's objective. The teacher runs under no_grad except on the TPP proxy path.</summary>
     public override DistillationLoss Compute(Tensor images, Tensor labels)
     {
-        Tensor teacherStage4, teacherLogits;
-        using (no_grad())
-        {
-            var teacher = _teacher.ForwardStages(images);
-            teacherStage4 = teacher.Stages[3];
-            teacherLogits = teacher.Logits;
-        }
+        var teacher = FrozenTeacher.Forward(_teacher, images);
+        var teacherStage4 = teacher.Stages[3];
+        var teacherLogits = teacher.Logits;
         var student = _student.ForwardStages(images);
         var studentStage3 = student.Stages[2];
         var studentStage4 = student.Stages[3];

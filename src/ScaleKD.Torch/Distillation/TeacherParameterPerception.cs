@@ -30,7 +30,7 @@ public sealed class TeacherParameterPerception
     /// <summary>Runs the teacher's stage 4 and final norm on tokens laid out like its stage-3 output.</summary>
     /// <param name="proxyTokens">(N, H3·W3, C3) from a stage-3 projector.</param>
     /// <returns>(N, H4·W4, C4), differentiable with respect to <paramref name="proxyTokens"/>.</returns>
-    public Tensor Forward(Tensor proxyTokens) => _teacher.ForwardFromStage(proxyTokens, 3);
+    public Tensor Forward(Tensor proxyTokens) => FrozenTeacher.ForwardFromStage(_teacher, Teacher, proxyTokens, 3);
 
     /// <summary>Stops gradients into the teacher's parameters and switches off its dropout and stochastic depth.</summary>
     public static void Freeze(VisionModel teacher)

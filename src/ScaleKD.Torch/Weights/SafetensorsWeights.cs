@@ -15,15 +15,46 @@ public static class SafetensorsWeights
         var temp = Path.Combine(directory, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
         try
         {
-            var state = module.state_dict().ToDictionary(p => p.Key, p => p.Value.detach().cpu().contiguous());
             using (var stream = File.Create(temp))
-                Safetensors.SaveStateDict(stream, state);
+                Write(module, stream);
             File.Move(temp, path, overwrite: true);
         }
         finally
         {
             File.Delete(temp);
         }
+    }
+
+    /// <summary>The module's state dict as safetensors bytes (for checkpoints and in-memory snapshots).</summary>
+    public static byte[] ToBytes(nn.Module module)
+    {
+        using var stream = new MemoryStream();
+        Write(module, stream);
+        return stream.ToArray();
+    }
+
+    /// <summary>Copies a <see cref="ToBytes"/> snapshot back into the module in place (its Parameter objects stay,
+    /// so optimizers built on them remain valid), strictly.</summary>
+    public static void LoadBytes(nn.Module module, byte[] bytes, string origin)
+    {
+        using var stream = new MemoryStream(bytes, writable: false);
+        var tensors = Safetensors.LoadStateDict(stream);
+        try
+        {
+            StateDicts.LoadStrict(module, tensors, origin);
+        }
+        finally
+        {
+            foreach (var tensor in tensors.Values)
+                tensor.Dispose();
+        }
+    }
+
+    static void Write(nn.Module module, Stream stream)
+    {
+        using var scope = NewDisposeScope();
+        var state = module.state_dict().ToDictionary(p => p.Key, p => p.Value.detach().cpu().contiguous());
+        Safetensors.SaveStateDict(stream, state);
     }
 
     /// <summary>Reads all tensors of a safetensors file.</summary>

@@ -26,6 +26,11 @@ public static class LinearProbe
         foreach (var parameter in teacher.parameters())
             parameter.requires_grad = false;
         var head = teacher.Classifier.parameters().ToList();
+        // The head being fitted is untrained (skipped on import, or random): start it at zero so the probe does not
+        // first have to unlearn arbitrary weights, and so the result does not depend on the head's initialisation.
+        using (no_grad())
+            foreach (var parameter in head)
+                parameter.zero_();
         foreach (var parameter in head)
             parameter.requires_grad = true;
         teacher.eval();
