@@ -16,6 +16,7 @@ namespace ScaleKD.Torch.Tests.Training;
 /// <summary>The trainer on a few hundred real Fashion-MNIST images, on the CPU, with tiny models at 64 px (so CNN
 /// students have a 2×2 last stage).</summary>
 [Trait("Category", "Training")]
+[Collection(SerialTrainingCollection.Name)]
 public sealed class DistillationTrainerTests : IDisposable
 {
     static readonly ModelOptions Pico = new(NumClasses: 10, ImageSize: 64);
