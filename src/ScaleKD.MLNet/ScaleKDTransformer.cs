@@ -2,7 +2,10 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using ScaleKD.MLNet;
+using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Native;
+using ScaleKD.Torch.Training.Augmentation;
+using ScaleKD.Torch.Weights;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -12,69 +15,95 @@ using static TorchSharp.torch;
 namespace ScaleKD.MLNet;
 
 /// <summary>
-/// Scores rows with a TorchSharp classifier and appends a <c>Score</c> column of class probabilities. It is saved
-/// inside an ordinary ML.NET model zip (weights included) and loads with plain <c>MLContext.Model.Load</c>.
+/// The distilled student as an ML.NET transformer: scores an image column into <c>Score</c> (class probabilities,
+/// with the class names as slot names) and <c>PredictedLabel</c> (the label's key type). It holds only the student and
+/// its preprocessing, scores in batches under <c>Transform</c> and row by row under <c>PredictionEngine</c>, and is
+/// saved inside an ordinary ML.NET model zip, weights included.
 /// </summary>
-/// <remarks>
-/// Foundation form: the classifier is a linear layer over a float-vector column. The persistence, schema and cursor
-/// plumbing here is what the distilled student will use.
-/// </remarks>
 public sealed class ScaleKDTransformer : ITransformer, IDisposable
 {
-    internal const string UserName = "ScaleKD Student Scorer";
+    internal const string UserName = "ScaleKD Student";
     internal const string LoaderSignature = "ScaleKDTransformer";
     const string WeightsStreamName = "StudentWeights";
 
     readonly IHost _host;
-    readonly nn.Module<Tensor, Tensor> _model;
-    readonly Device _device;
+    readonly EvalTransform _transform;
     bool _disposed;
 
-    /// <summary>The float-vector column the classifier reads.</summary>
-    public string InputColumnName { get; }
-
-    /// <summary>The column of class probabilities this transformer appends.</summary>
-    public string ScoreColumnName { get; }
-
-    /// <summary>Length of the input vector.</summary>
-    public int InputSize { get; }
-
-    /// <summary>Number of classes, the length of the score vector.</summary>
-    public int ClassCount { get; }
-
-    bool ITransformer.IsRowToRowMapper => true;
-
-    internal ScaleKDTransformer(IHostEnvironment env, string inputColumnName, string scoreColumnName, int inputSize, int classCount)
-        : this(env, inputColumnName, scoreColumnName, inputSize, classCount, weights: null)
-    {
-    }
-
-    ScaleKDTransformer(IHostEnvironment env, string inputColumnName, string scoreColumnName, int inputSize, int classCount, BinaryReader? weights)
+    internal ScaleKDTransformer(IHostEnvironment env, VisionModel student, Device device, string imageColumnName, string scoreColumnName,
+        string predictedLabelColumnName, IReadOnlyList<string> classNames, StudentPreprocessing preprocessing, int scoringBatchSize)
     {
         _host = env.Register(LoaderSignature);
-        _host.CheckNonEmpty(inputColumnName, nameof(inputColumnName));
+        _host.CheckNonEmpty(imageColumnName, nameof(imageColumnName));
         _host.CheckNonEmpty(scoreColumnName, nameof(scoreColumnName));
-        _host.CheckParam(inputSize > 0, nameof(inputSize), "must be positive");
-        _host.CheckParam(classCount > 1, nameof(classCount), "must be at least 2");
-        InputColumnName = inputColumnName;
+        _host.CheckNonEmpty(predictedLabelColumnName, nameof(predictedLabelColumnName));
+        _host.CheckParam(scoringBatchSize > 0, nameof(scoringBatchSize), "must be positive");
+        _host.CheckParam(classNames.Count == student.Options.NumClasses, nameof(classNames),
+            $"{classNames.Count} class names for a student with {student.Options.NumClasses} outputs");
+        Student = student;
+        Device = device;
+        ImageColumnName = imageColumnName;
         ScoreColumnName = scoreColumnName;
-        InputSize = inputSize;
-        ClassCount = classCount;
-        _device = TorchBackend.Initialize().Device;
-        _model = nn.Linear(inputSize, classCount);
-        if (weights is not null)
-            _model.load(weights, strict: true);
-        _model.to(_device).eval();
+        PredictedLabelColumnName = predictedLabelColumnName;
+        ClassNames = classNames;
+        Preprocessing = preprocessing;
+        ScoringBatchSize = scoringBatchSize;
+        _transform = preprocessing.CreateTransform();
+        student.to(device).eval();
     }
+
+    /// <summary>The student network (a timm-named TorchSharp model).</summary>
+    public VisionModel Student { get; }
+
+    /// <summary>The device the student runs on.</summary>
+    public Device Device { get; }
+
+    /// <summary>The image column read: MLImage or VBuffer&lt;byte&gt; of an encoded file.</summary>
+    public string ImageColumnName { get; }
+
+    /// <summary>The appended column of class probabilities.</summary>
+    public string ScoreColumnName { get; }
+
+    /// <summary>The appended predicted-label key column.</summary>
+    public string PredictedLabelColumnName { get; }
+
+    /// <summary>The class names, by key index − 1.</summary>
+    public IReadOnlyList<string> ClassNames { get; }
+
+    /// <summary>How images are resized and normalised for the student.</summary>
+    public StudentPreprocessing Preprocessing { get; }
+
+    /// <summary>Rows scored per forward pass under <c>Transform</c>.</summary>
+    public int ScoringBatchSize { get; }
+
+    bool ITransformer.IsRowToRowMapper => true;
 
     /// <inheritdoc />
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
         _host.CheckValue(inputSchema, nameof(inputSchema));
-        CheckInputColumn(inputSchema);
+        ImageColumn.Find(inputSchema, ImageColumnName);
+        var classes = ClassNames.Count;
+        ValueGetter<VBuffer<ReadOnlyMemory<char>>> names = (ref VBuffer<ReadOnlyMemory<char>> value) =>
+        {
+            var editor = VBufferEditor.Create(ref value, classes);
+            for (var i = 0; i < classes; i++)
+                editor.Values[i] = ClassNames[i].AsMemory();
+            value = editor.Commit();
+        };
+        var scoreAnnotations = new DataViewSchema.Annotations.Builder();
+        scoreAnnotations.AddSlotNames(classes, names);
+        scoreAnnotations.Add(AnnotationUtils.Kinds.ScoreColumnKind, TextDataViewType.Instance,
+            (ref ReadOnlyMemory<char> v) => v = AnnotationUtils.Const.ScoreColumnKind.MulticlassClassification.AsMemory());
+        scoreAnnotations.Add(AnnotationUtils.Kinds.ScoreValueKind, TextDataViewType.Instance,
+            (ref ReadOnlyMemory<char> v) => v = AnnotationUtils.Const.ScoreValueKind.Score.AsMemory());
+        var labelAnnotations = new DataViewSchema.Annotations.Builder();
+        labelAnnotations.AddKeyValues(classes, TextDataViewType.Instance, names);
+
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(inputSchema);
-        builder.AddColumn(ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, ClassCount));
+        builder.AddColumn(ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, classes), scoreAnnotations.ToAnnotations());
+        builder.AddColumn(PredictedLabelColumnName, new KeyDataViewType(typeof(uint), classes), labelAnnotations.ToAnnotations());
         return builder.ToSchema();
     }
 
@@ -89,39 +118,36 @@ public sealed class ScaleKDTransformer : ITransformer, IDisposable
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) =>
         new ScoringRowMapper(inputSchema, GetOutputSchema(inputSchema), this);
 
-    internal int InputColumnIndex(DataViewSchema schema) => CheckInputColumn(schema).Index;
-
-    DataViewSchema.Column CheckInputColumn(DataViewSchema schema)
-    {
-        var column = schema.GetColumnOrNull(InputColumnName)
-            ?? throw _host.ExceptSchemaMismatch(nameof(schema), "input", InputColumnName);
-        if (column.Type is not VectorDataViewType { ItemType: NumberDataViewType n } vector || n != NumberDataViewType.Single || vector.Size != InputSize)
-            throw _host.ExceptSchemaMismatch(nameof(schema), "input", InputColumnName, $"Vector<Single, {InputSize}>", column.Type.ToString());
-        return column;
-    }
-
-    /// <summary>Scores one input vector into <paramref name="scores"/> (class probabilities).</summary>
-    internal void Score(in VBuffer<float> features, ref VBuffer<float> scores)
+    /// <summary>Writes the student's weights as safetensors with timm parameter names (loadable by timm).</summary>
+    public void ExportStudent(string safetensorsPath)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        var dense = new float[InputSize];
-        features.CopyTo(dense);
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        var probabilities = nn.functional.softmax(_model.forward(tensor(dense, [1, InputSize], device: _device)), 1).cpu();
-        var editor = VBufferEditor.Create(ref scores, ClassCount);
-        probabilities.data<float>().CopyTo(editor.Values);
-        scores = editor.Commit();
+        SafetensorsWeights.Save(Student, safetensorsPath);
     }
 
-    // *** Binary format, version 0x00010001 ***
-    // string: input column name; string: score column name; int: input size; int: class count
-    // binary stream "StudentWeights": TorchSharp module state
+    /// <summary>Class probabilities for each image (3, H, W) in [0, 1], in one forward pass.</summary>
+    internal float[][] ScoreBatch(IReadOnlyList<Tensor> images)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var batch = _transform.Apply(images).to(Device);
+        var probabilities = nn.functional.softmax(Student.forward(batch), 1).cpu().data<float>().ToArray();
+        var classes = ClassNames.Count;
+        return Enumerable.Range(0, images.Count).Select(i => probabilities.AsSpan(i * classes, classes).ToArray()).ToArray();
+    }
+
+    // *** Binary format, version 0x00010002 ***
+    // strings: image, score and predicted-label column names; string: student model name
+    // ints: class count, image size, input channels, scoring batch size
+    // doubles: mean (3), std (3), crop fraction
+    // strings: class names (class count of them)
+    // binary stream "StudentWeights": the student's state dict as safetensors (timm names)
     static VersionInfo GetVersionInfo() => new(
         modelSignature: "SKDSTUDT",
-        verWrittenCur: 0x00010001,
-        verReadableCur: 0x00010001,
-        verWeCanReadBack: 0x00010001,
+        verWrittenCur: 0x00010002,
+        verReadableCur: 0x00010002,
+        verWeCanReadBack: 0x00010002,
         loaderSignature: LoaderSignature,
         loaderAssemblyName: typeof(ScaleKDTransformer).Assembly.FullName);
 
@@ -131,36 +157,75 @@ public sealed class ScaleKDTransformer : ITransformer, IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         ctx.CheckAtModel();
         ctx.SetVersionInfo(GetVersionInfo());
-        ctx.SaveNonEmptyString(InputColumnName);
+        ctx.SaveNonEmptyString(ImageColumnName);
         ctx.SaveNonEmptyString(ScoreColumnName);
-        ctx.Writer.Write(InputSize);
-        ctx.Writer.Write(ClassCount);
-        ctx.SaveBinaryStream(WeightsStreamName, writer => _model.save(writer));
+        ctx.SaveNonEmptyString(PredictedLabelColumnName);
+        ctx.SaveNonEmptyString(Student.GetName());
+        ctx.Writer.Write(ClassNames.Count);
+        ctx.Writer.Write(Preprocessing.ImageSize);
+        ctx.Writer.Write(Student.Options.InChannels);
+        ctx.Writer.Write(ScoringBatchSize);
+        foreach (var value in Preprocessing.Mean.Concat(Preprocessing.Std).Append(Preprocessing.CropFraction))
+            ctx.Writer.Write(value);
+        foreach (var name in ClassNames)
+            ctx.SaveString(name);
+        var weights = SafetensorsWeights.ToBytes(Student);
+        ctx.SaveBinaryStream(WeightsStreamName, writer =>
+        {
+            writer.Write(weights.Length);
+            writer.Write(weights);
+        });
     }
 
     /// <summary>Loader called by ML.NET's component catalog when a zip that holds this transformer is loaded.</summary>
     static ScaleKDTransformer Create(IHostEnvironment env, ModelLoadContext ctx)
     {
         ctx.CheckAtModel(GetVersionInfo());
-        var inputColumnName = ctx.LoadNonEmptyString();
-        var scoreColumnName = ctx.LoadNonEmptyString();
-        var inputSize = ctx.Reader.ReadInt32();
+        var imageColumn = ctx.LoadNonEmptyString();
+        var scoreColumn = ctx.LoadNonEmptyString();
+        var predictedColumn = ctx.LoadNonEmptyString();
+        var studentName = ctx.LoadNonEmptyString();
         var classCount = ctx.Reader.ReadInt32();
-        ScaleKDTransformer? result = null;
-        var found = ctx.TryLoadBinaryStream(WeightsStreamName, reader =>
+        var imageSize = ctx.Reader.ReadInt32();
+        var inChannels = ctx.Reader.ReadInt32();
+        var batchSize = ctx.Reader.ReadInt32();
+        var numbers = Enumerable.Range(0, 7).Select(_ => ctx.Reader.ReadDouble()).ToArray();
+        var classNames = Enumerable.Range(0, classCount).Select(_ => ctx.LoadString()).ToArray();
+        if (!ModelRegistry.Names.Contains(studentName))
+            throw new InvalidDataException($"The model zip holds a '{studentName}' student, which this version of ScaleKD.MLNet does not know.");
+
+        byte[]? weights = null;
+        if (!ctx.TryLoadBinaryStream(WeightsStreamName, reader => weights = ReadLengthPrefixed(reader)))
+            throw new InvalidDataException($"The model zip has no '{WeightsStreamName}' entry for the ScaleKD student.");
+        var backend = TorchBackend.Initialize(BackendOptions.From(env));
+        var student = ModelRegistry.Create(studentName, new ModelOptions(classCount, imageSize, inChannels));
+        try
         {
-            try
-            {
-                result = new ScaleKDTransformer(env, inputColumnName, scoreColumnName, inputSize, classCount, reader);
-            }
-            catch (Exception e) when (e is ArgumentException or IOException or InvalidOperationException)
-            {
-                throw new InvalidDataException($"The model entry '{WeightsStreamName}' does not hold valid student weights: {e.Message}", e);
-            }
-        });
-        return found && result is not null
-            ? result
-            : throw new InvalidDataException($"The model zip has no '{WeightsStreamName}' entry for the ScaleKD student.");
+            SafetensorsWeights.LoadBytes(student, weights!, $"the model zip entry '{WeightsStreamName}'");
+        }
+        catch (Exception e) when (e is InvalidDataException or ArgumentException or IOException or InvalidOperationException)
+        {
+            student.Dispose();
+            throw new InvalidDataException($"The model zip entry '{WeightsStreamName}' does not hold valid weights for '{studentName}': {e.Message}", e);
+        }
+        var preprocessing = new StudentPreprocessing(imageSize, numbers[..3], numbers[3..6], numbers[6]);
+        return new ScaleKDTransformer(env, student, backend.Device, imageColumn, scoreColumn, predictedColumn, classNames, preprocessing, batchSize);
+    }
+
+    static byte[] ReadLengthPrefixed(BinaryReader reader)
+    {
+        try
+        {
+            var length = reader.ReadInt32();
+            var bytes = reader.ReadBytes(length);
+            return bytes.Length == length
+                ? bytes
+                : throw new InvalidDataException($"The model zip entry '{WeightsStreamName}' is truncated: {bytes.Length} of {length} bytes.");
+        }
+        catch (EndOfStreamException e)
+        {
+            throw new InvalidDataException($"The model zip entry '{WeightsStreamName}' is truncated.", e);
+        }
     }
 
     /// <summary>Frees the student's native (libtorch) memory.</summary>
@@ -169,6 +234,6 @@ public sealed class ScaleKDTransformer : ITransformer, IDisposable
         if (_disposed)
             return;
         _disposed = true;
-        _model.Dispose();
+        Student.Dispose();
     }
 }

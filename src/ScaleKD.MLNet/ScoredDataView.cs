@@ -2,7 +2,7 @@ using Microsoft.ML;
 
 namespace ScaleKD.MLNet;
 
-/// <summary>The lazily scored output of <see cref="ScaleKDTransformer.Transform"/>.</summary>
+/// <summary>The lazily, batch-wise scored output of <see cref="ScaleKDTransformer.Transform"/>.</summary>
 sealed class ScoredDataView(IDataView input, DataViewSchema schema, ScaleKDTransformer transformer) : IDataView
 {
     public bool CanShuffle => input.CanShuffle;
@@ -12,11 +12,16 @@ sealed class ScoredDataView(IDataView input, DataViewSchema schema, ScaleKDTrans
     public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
     {
         var active = columnsNeeded.ToList();
-        var cursor = input.GetRowCursor(ScoredRow.InputColumnsNeeded(input.Schema, Schema, active, transformer), rand);
-        return new ScoredRow(cursor, ownsInput: true, Schema, active, transformer);
+        var scored = active.Any(c => c.Name == transformer.ScoreColumnName || c.Name == transformer.PredictedLabelColumnName);
+        // Batching reads images with a second cursor in the same order; a shuffled cursor's order cannot be repeated,
+        // so shuffled reads score row by row.
+        var batched = scored && rand is null;
+        var cursor = input.GetRowCursor(ScoringRow.InputColumnsNeeded(input.Schema, active, transformer, includeImage: !batched), rand);
+        var lookahead = batched ? input.GetRowCursor([input.Schema[transformer.ImageColumnName]]) : null;
+        return new ScoringRow(cursor, ownsInput: true, lookahead, Schema, active, transformer);
     }
 
-    // The model is shared by all cursors; one cursor keeps native use single-threaded.
+    // The student is shared by all cursors; one cursor keeps its batches large and native use single-threaded.
     public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) =>
         [GetRowCursor(columnsNeeded, rand)];
 }

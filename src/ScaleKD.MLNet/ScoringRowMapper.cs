@@ -10,8 +10,8 @@ sealed class ScoringRowMapper(DataViewSchema inputSchema, DataViewSchema outputS
     public DataViewSchema OutputSchema { get; } = outputSchema;
 
     public IEnumerable<DataViewSchema.Column> GetDependencies(IEnumerable<DataViewSchema.Column> dependingColumns) =>
-        ScoredRow.InputColumnsNeeded(InputSchema, OutputSchema, dependingColumns, transformer);
+        ScoringRow.InputColumnsNeeded(InputSchema, dependingColumns, transformer, includeImage: true);
 
     public DataViewRow GetRow(DataViewRow input, IEnumerable<DataViewSchema.Column> activeColumns) =>
-        new ScoredRow(input, ownsInput: false, OutputSchema, activeColumns, transformer);
+        new ScoringRow(input, ownsInput: false, lookahead: null, OutputSchema, activeColumns, transformer);
 }

@@ -37,8 +37,16 @@ public static class SafetensorsWeights
     /// so optimizers built on them remain valid), strictly.</summary>
     public static void LoadBytes(nn.Module module, byte[] bytes, string origin)
     {
-        using var stream = new MemoryStream(bytes, writable: false);
-        var tensors = Safetensors.LoadStateDict(stream);
+        Dictionary<string, Tensor> tensors;
+        try
+        {
+            using var stream = new MemoryStream(bytes, writable: false);
+            tensors = Safetensors.LoadStateDict(stream);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw new InvalidDataException($"{origin} is not readable safetensors data: {e.Message}", e);
+        }
         try
         {
             StateDicts.LoadStrict(module, tensors, origin);

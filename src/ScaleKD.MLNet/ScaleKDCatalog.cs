@@ -1,0 +1,36 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using ScaleKD.Torch.Distillation;
+
+namespace ScaleKD.MLNet;
+
+/// <summary>The ScaleKD trainer on ML.NET's multiclass-classification catalog.</summary>
+public static class ScaleKDCatalog
+{
+    /// <summary>Distils a teacher into a student with the given settings (see <see cref="ScaleKDTrainer.Options"/>).</summary>
+    public static ScaleKDTrainer ScaleKD(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, ScaleKDTrainer.Options options) =>
+        new(catalog.GetEnvironment(), options);
+
+    /// <summary>Distils <paramref name="teacher"/> into <paramref name="student"/> with ScaleKD and the official recipe.</summary>
+    /// <param name="labelColumnName">The key-typed label column.</param>
+    /// <param name="imageColumnName">The image column (MLImage or Vector&lt;Byte&gt;).</param>
+    /// <param name="teacher">The teacher's timm name.</param>
+    /// <param name="student">The student's timm name.</param>
+    /// <param name="epochs">Student training epochs.</param>
+    /// <param name="teacherWeightsPath">timm/HF safetensors for the teacher; null trains it from scratch.</param>
+    /// <param name="imageSize">Square image size.</param>
+    public static ScaleKDTrainer ScaleKD(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        string labelColumnName = "Label", string imageColumnName = "Image", string teacher = "vit_small_patch16_224",
+        string student = "resnet18", int epochs = 10, string? teacherWeightsPath = null, int imageSize = 224) =>
+        new(catalog.GetEnvironment(), new ScaleKDTrainer.Options
+        {
+            LabelColumnName = labelColumnName,
+            ImageColumnName = imageColumnName,
+            Teacher = teacher,
+            Student = student,
+            Epochs = epochs,
+            TeacherWeightsPath = teacherWeightsPath,
+            ImageSize = imageSize,
+            Method = DistillationMethod.ScaleKD,
+        });
+}

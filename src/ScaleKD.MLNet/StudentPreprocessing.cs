@@ -1,0 +1,18 @@
+using ScaleKD.Torch.Training.Augmentation;
+
+namespace ScaleKD.MLNet;
+
+/// <summary>How images are prepared for the student; saved in the model zip so that scoring matches training.</summary>
+/// <param name="ImageSize">Square input size in pixels.</param>
+/// <param name="Mean">Per-channel mean (RGB) subtracted after scaling to [0, 1].</param>
+/// <param name="Std">Per-channel standard deviation (RGB) divided by.</param>
+/// <param name="CropFraction">Evaluation resizes the shorter side to ImageSize / CropFraction, then centre-crops.</param>
+public sealed record StudentPreprocessing(int ImageSize, IReadOnlyList<double> Mean, IReadOnlyList<double> Std, double CropFraction)
+{
+    /// <summary>The evaluation transform these settings describe.</summary>
+    internal EvalTransform CreateTransform() =>
+        new(AugmentationOptions.Disabled(ImageSize) with { Mean = Mean, Std = Std, EvalCropFraction = CropFraction });
+
+    /// <summary>The size images are stored at during training (shorter side, then centre crop) before augmentation.</summary>
+    internal int StorageSize => (int)Math.Floor(ImageSize / CropFraction);
+}
