@@ -122,6 +122,18 @@ public sealed class PipelineTests(TrainedPipeline trained) : IClassFixture<Train
     }
 
     [Fact]
+    public void DisposingAnOwningPredictionEngineFreesTheLoadedStudent()
+    {
+        var ml = new MLContext(seed: 1);
+        var loaded = ml.Model.Load(trained.ZipPath, out _);
+        var student = ((IEnumerable<ITransformer>)loaded).OfType<ScaleKDTransformer>().Single().Student;
+        var row = ml.Data.CreateEnumerable<ImageRow>(trained.Test, reuseRowObject: false).First();
+        using (var engine = ml.Model.CreatePredictionEngine<ImageRow, Prediction>(loaded))
+            Assert.NotEmpty(engine.Predict(row).PredictedLabel);
+        Assert.All(student.parameters(), p => Assert.True(p.IsInvalid, "the student's native tensors must be freed"));
+    }
+
+    [Fact]
     public void AnUnknownLabelAtEvaluationIsHandledTheMLNetWay()
     {
         var ml = trained.Context;
