@@ -28,7 +28,15 @@ switch (arguments.Command)
         }
         return 0;
     }
+    case "inference":
+    {
+        var student = arguments.Get("student", "resnet50");
+        InferenceBenchmark.Run(student, arguments.Int("image-size", 224), arguments.Int("rows", 512), arguments.Int("batch", 32),
+            arguments.Int("engine-calls", 10_000), backend);
+        return 0;
+    }
     default:
-        Console.Error.WriteLine("usage: ScaleKD.Bench step [--teacher NAME] [--student NAME] [--image-size N] [--batch N] [--methods ScaleKD,None] [--threads N] [--cuda]");
+        Console.Error.WriteLine("usage: ScaleKD.Bench step [--teacher NAME] [--student NAME] [--image-size N] [--batch N] [--methods ScaleKD,None] [--threads N] [--cuda]\n" +
+                                "       ScaleKD.Bench inference [--student NAME] [--image-size N] [--rows N] [--batch N] [--engine-calls N] [--threads N] [--cuda]");
         return 2;
 }
