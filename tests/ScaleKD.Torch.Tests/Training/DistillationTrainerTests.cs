@@ -209,6 +209,40 @@ public sealed class DistillationTrainerTests : IDisposable
     }
 
     [Fact]
+    public void EarlyStoppingEndsARunThatNoLongerImprovesAndReturnsTheBestEmaWeights()
+    {
+        // A learning rate of ~0 and a LayerNorm-only student: validation accuracy cannot improve after epoch 1.
+        var options = Quick(DistillationMethod.None, epochs: 6) with
+        {
+            Optimizer = new OptimizerRecipe { Kind = OptimizerKind.AdamW, LearningRate = 1e-12, WeightDecay = 0 },
+            EarlyStoppingPatience = 2,
+        };
+        var student = ModelRegistry.Create("vit_pico_patch4_32", Pico);
+        var result = new DistillationTrainer(options).Fit(student, null, TrainingSources.Train(64), TrainingSources.Validation(64));
+        Assert.Equal(StopReason.EarlyStopped, result.StopReason);
+        Assert.Equal(3, result.History.Count);
+        Assert.Equal(1, result.BestEpoch);
+        Assert.True(result.ReturnedEma, "a ViT student keeps an EMA by the official recipe");
+    }
+
+    [Fact]
+    public void ATeacherSavedByThisToolLoadsBackWithItsDescription()
+    {
+        var teacher = ModelRegistry.Create("swin_pico_patch2_window4_32", Pico);
+        var path = Path.Combine(_work, "teacher.safetensors");
+        TeacherFiles.Save(teacher, new TeacherDescription("swin_pico_patch2_window4_32", Pico, FashionMnist.ClassNames, 0.85), path);
+        var (loaded, description) = TeacherFiles.Load(path);
+        Assert.Equal(0.85, description.ValidationTop1);
+        Assert.Equal(FashionMnist.ClassNames, description.ClassNames);
+        using var images = randn(2, 3, 64, 64);
+        teacher.eval();
+        loaded.eval();
+        Assert.True(teacher.forward(images).equal(loaded.forward(images)).all().item<bool>());
+        File.Delete(Path.ChangeExtension(path, ".json"));
+        Assert.Throws<FileNotFoundException>(() => TeacherFiles.Load(path));
+    }
+
+    [Fact]
     public void ImportedWeightsWithAnotherClassCountLeaveTheHeadForTheProbe()
     {
         var path = Path.Combine(_work, "imagenet-like.safetensors");
