@@ -30,13 +30,8 @@ public sealed class Mixer : VisionModel
     public Mixer(string name, MixerConfig config, ModelOptions options) : base(name, options)
     {
         ArgumentNullException.ThrowIfNull(config);
-        if (config.Depth < 4 || config.Depth % 4 != 0)
-            throw new ArgumentException($"Depth {config.Depth} does not split into four equal stages.", nameof(config));
-        if (options.ImageSize < config.PatchSize)
-            throw new ArgumentException($"Image size {options.ImageSize} is smaller than the patch size {config.PatchSize}.", nameof(options));
         Config = config;
-        _grid = options.ImageSize / config.PatchSize;
-        _blocksPerStage = config.Depth / 4;
+        (_grid, _blocksPerStage) = IsotropicStages.Layout(config.Depth, config.PatchSize, options);
         var dim = config.EmbedDim;
 
         stem = new PatchEmbed(options.InChannels, dim, config.PatchSize);
@@ -69,16 +64,9 @@ public sealed class Mixer : VisionModel
     public override StageFeatures ForwardStages(Tensor images)
     {
         CheckInput(images);
-        var x = stem.forward(images).reshape(images.shape[0], _grid * _grid, Config.EmbedDim);
-        var stages = new List<Tensor>(4);
-        for (var stage = 0; stage < 4; stage++)
-        {
-            for (var i = stage * _blocksPerStage; i < (stage + 1) * _blocksPerStage; i++)
-                x = blocks[i].forward(x);
-            if (stage == 3)
-                x = norm.forward(x);
-            stages.Add(TokenMaps.ToMap(x, _grid, _grid));
-        }
+        var tokens = stem.forward(images).reshape(images.shape[0], _grid * _grid, Config.EmbedDim);
+        var (stages, x) = IsotropicStages.Run(tokens, _blocksPerStage, (i, t) => blocks[i].forward(t), norm.forward,
+            t => TokenMaps.ToMap(t, _grid, _grid));
         var preLogits = x.mean(new long[] { 1 });
         return new StageFeatures(stages, preLogits, head.forward(preLogits));
     }

@@ -33,13 +33,8 @@ public sealed class VisionTransformer : VisionModel, ITeacherModel
     public VisionTransformer(string name, VisionTransformerConfig config, ModelOptions options) : base(name, options)
     {
         ArgumentNullException.ThrowIfNull(config);
-        if (config.Depth < 4 || config.Depth % 4 != 0)
-            throw new ArgumentException($"Depth {config.Depth} does not split into four equal stages.", nameof(config));
-        if (options.ImageSize < config.PatchSize)
-            throw new ArgumentException($"Image size {options.ImageSize} is smaller than the patch size {config.PatchSize}.", nameof(options));
         Config = config;
-        _grid = options.ImageSize / config.PatchSize;
-        _blocksPerStage = config.Depth / 4;
+        (_grid, _blocksPerStage) = IsotropicStages.Layout(config.Depth, config.PatchSize, options);
         var dim = config.EmbedDim;
 
         patch_embed = new PatchEmbed(options.InChannels, dim, config.PatchSize);
@@ -80,16 +75,9 @@ public sealed class VisionTransformer : VisionModel, ITeacherModel
         var n = images.shape[0];
         var x = patch_embed.forward(images).reshape(n, _grid * _grid, Config.EmbedDim);
         x = cat(new[] { cls_token.expand(n, -1, -1), x }, 1) + pos_embed;
-        var stages = new List<Tensor>(4);
-        for (var stage = 0; stage < 4; stage++)
-        {
-            for (var i = stage * _blocksPerStage; i < (stage + 1) * _blocksPerStage; i++)
-                x = blocks[i].forward(x);
-            if (stage == 3)
-                x = norm.forward(x);
-            stages.Add(TokenMaps.ToMap(x[.., 1..], _grid, _grid));
-        }
-        var preLogits = x[.., 0];
+        var (stages, tokens) = IsotropicStages.Run(x, _blocksPerStage, (i, t) => blocks[i].forward(t), norm.forward,
+            t => TokenMaps.ToMap(t[.., 1..], _grid, _grid));
+        var preLogits = tokens[.., 0];
         return new StageFeatures(stages, preLogits, head.forward(preLogits));
     }
 
