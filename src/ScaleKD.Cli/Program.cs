@@ -1,22 +1,154 @@
+using System.CommandLine;
+using System.Diagnostics;
+using ScaleKD.Cli;
+using ScaleKD.Torch.Distillation;
 using ScaleKD.Torch.Native;
-using TorchSharp;
+using Spectre.Console;
 
-// Foundation stage: the distill/evaluate/predict commands arrive with the trainer. Today the tool proves that
-// libtorch loads and reports the backend, with the same options the trainer will take.
-var useCuda = args.Contains("--cuda");
-var fallback = args.Contains("--fallback-to-cpu");
-try
+// scalekd: distil a vision transformer into a small ML.NET model from the command line. With no arguments it runs
+// `distill --preset quick` on Fashion-MNIST.
+var verbose = new Option<bool>("--verbose") { Description = "Show full error details (stack traces).", Recursive = true };
+
+var data = new Option<string?>("--data") { Description = "An image folder (one sub-folder per class), a Fashion-MNIST IDX folder, or a TSV of label<TAB>path. Default: Fashion-MNIST from /usr/share/datasets/fashion-mnist." };
+var preset = new Option<string>("--preset") { Description = "quick: the ten-minute CPU demo (teacher trained once and cached, data-limited student, baseline for comparison); none: only your options.", DefaultValueFactory = _ => "quick" };
+var teacher = new Option<string?>("--teacher") { Description = "Teacher model (timm name), e.g. vit_small_patch16_224, swin_large_patch4_window7_224." };
+var teacherWeights = new Option<string?>("--teacher-weights") { Description = "Teacher weights: timm/Hugging Face safetensors (timm names), or a teacher saved by this tool. Without it the teacher is trained from scratch and cached." };
+var teacherEpochs = new Option<int?>("--teacher-epochs") { Description = "Epochs of from-scratch teacher training." };
+var student = new Option<string?>("--student") { Description = "Student model (timm name), e.g. resnet18, mobilenetv1_100, vit_small_patch16_224." };
+var method = new Option<DistillationMethod?>("--method") { Description = "ScaleKD, VanillaKD, FeatureKD, Dist or None." };
+var epochs = new Option<int?>("--epochs") { Description = "Student epochs." };
+var batch = new Option<int?>("--batch") { Description = "Images per step." };
+var imageSize = new Option<int?>("--image-size") { Description = "Square image size in pixels (CNN students need 64 or more for ScaleKD)." };
+var learningRate = new Option<double?>("--lr") { Description = "Peak learning rate (AdamW); default: the official recipe for the student, scaled to the batch." };
+var trainLimit = new Option<int?>("--train-limit") { Description = "Class-balanced subset of training images for the student (the teacher still sees all)." };
+var teacherTrainLimit = new Option<int?>("--teacher-train-limit") { Description = "Class-balanced subset of training images a from-scratch teacher learns from (default: all; 20000 in the quick preset)." };
+var validationLimit = new Option<int?>("--validation-limit") { Description = "At most this many validation images." };
+var seed = new Option<int?>("--seed") { Description = "Random seed." };
+var device = new Option<string>("--device") { Description = "cpu or cuda (CUDA needs an external libtorch build; see README).", DefaultValueFactory = _ => "cpu" };
+device.AcceptOnlyFromAmong("cpu", "cuda");
+var checkpoints = new Option<string?>("--checkpoint-dir") { Description = "Write a checkpoint every epoch here; a later run with the same options resumes from it." };
+var resume = new Option<bool>("--resume") { Description = "Resume from --checkpoint-dir (default ./scalekd-output/checkpoints) after an interruption." };
+var augment = new Option<string?>("--augment") { Description = "official (crop, flip, RandAugment m9, erasing), light (crop and flip; the quick preset) or none." };
+augment.AcceptOnlyFromAmong("official", "light", "none");
+var baseline = new Option<bool?>("--baseline") { Description = "Also train the student without distillation and compare (on in the quick preset)." };
+var output = new Option<string>("--output") { Description = "Folder for model.zip, report.md and the plots.", DefaultValueFactory = _ => "scalekd-output" };
+
+var distill = new Command("distill", "Distil a teacher into a student; writes model.zip, report.md and PNG plots.")
 {
-    var backend = TorchBackend.Initialize(new TorchBackendOptions { UseCuda = useCuda, FallbackToCpu = fallback });
-    Console.WriteLine($"ScaleKD.MLNet: TorchSharp {typeof(torch).Assembly.GetName().Version}, libtorch {torch.__version__}");
-    Console.WriteLine($"Backend: {backend.Description}");
-    using var probe = torch.randn(64, 64, device: backend.Device);
-    Console.WriteLine($"Check: a 64x64 matmul on {backend.Device} gives a finite result: {torch.isfinite(probe.matmul(probe)).all().item<bool>()}");
-    Console.WriteLine("Distillation commands (distill, evaluate, predict) are not built yet; see the open issues.");
+    data, preset, teacher, teacherWeights, teacherEpochs, student, method, epochs, batch, imageSize, learningRate, trainLimit,
+    teacherTrainLimit, validationLimit, seed, device, checkpoints, resume, augment, baseline, output,
+};
+distill.SetAction(result => Run(result.GetValue(verbose), () =>
+{
+    var settings = Settings(result);
+    var display = new TrainingDisplay();
+    var clock = Stopwatch.StartNew();
+    AnsiConsole.MarkupLine($"[bold]ScaleKD[/] {Markup.Escape($"{settings.Method}: {settings.Teacher} → {settings.Student}, {settings.ImageSize} px, {settings.Epochs} epochs")}");
+    var (teacherHistory, runs, dataSet) = display.Run(() => new DistillRunner(settings, display).Run());
+    Report.Write(settings.Output, settings, dataSet, teacherHistory, runs, clock.Elapsed);
+    AnsiConsole.MarkupLine($"[green]Done[/] in {clock.Elapsed:hh\\:mm\\:ss}. Report: {Markup.Escape(Path.Combine(settings.Output, "report.md"))}");
+    AnsiConsole.MarkupLine(Markup.Escape($"Next: scalekd predict --model {runs[^1].ModelPath} IMAGE.png   |   scalekd evaluate --model {runs[^1].ModelPath} --data FOLDER"));
     return 0;
-}
-catch (Exception e) when (e is InvalidOperationException or IOException)
+}));
+
+var model = new Option<string>("--model") { Description = "A model zip written by distill.", Required = true };
+var evaluateData = new Option<string?>("--data") { Description = "Labelled images (as for distill); default: Fashion-MNIST's test split." };
+var limit = new Option<int?>("--limit") { Description = "Evaluate at most this many images." };
+var evaluate = new Command("evaluate", "Accuracy, per-class metrics and the confusion matrix of a model zip on labelled images.") { model, evaluateData, limit };
+evaluate.SetAction(result => Run(result.GetValue(verbose), () =>
+    Commands.Evaluate(result.GetValue(model)!, result.GetValue(evaluateData), result.GetValue(limit))));
+
+var images = new Argument<string[]>("images") { Description = "Image files to classify.", Arity = ArgumentArity.OneOrMore };
+var top = new Option<int>("--top") { Description = "How many labels to show per image.", DefaultValueFactory = _ => 3 };
+var predict = new Command("predict", "Classify image files with a model zip.") { model, images, top };
+predict.SetAction(result => Run(result.GetValue(verbose), () =>
+    Commands.Predict(result.GetValue(model)!, result.GetValue(images)!, result.GetValue(top))));
+
+var students = new Option<string[]>("--students") { Description = "Students to compare.", DefaultValueFactory = _ => ["resnet_pico", "mixer_pico_patch4_32"], AllowMultipleArgumentsPerToken = true };
+var methods = new Option<DistillationMethod[]>("--methods") { Description = "Methods to compare.", DefaultValueFactory = _ => [DistillationMethod.None, DistillationMethod.VanillaKD, DistillationMethod.ScaleKD], AllowMultipleArgumentsPerToken = true };
+var seeds = new Option<int>("--seeds") { Description = "Runs per student and method (seeds 0…N−1).", DefaultValueFactory = _ => 3 };
+var compare = new Command("compare", "Run several methods × students × seeds with the same teacher and write a mean ± std table (compare.md).")
 {
-    Console.Error.WriteLine($"error: {e.Message}");
-    return 1;
+    data, teacher, teacherWeights, teacherEpochs, students, methods, seeds, epochs, batch, imageSize, learningRate, trainLimit, teacherTrainLimit,
+    validationLimit, device, augment, output,
+};
+compare.SetAction(result => Run(result.GetValue(verbose), () =>
+    Commands.Compare(Settings(result, forceQuickDefaults: true) with { Baseline = false }, result.GetValue(students)!, result.GetValue(methods)!, result.GetValue(seeds))));
+
+var importWeights = new Option<string>("--weights") { Description = "A timm or Hugging Face safetensors checkpoint.", Required = true };
+var importModel = new Option<string>("--teacher") { Description = "The architecture it should fit (timm name).", Required = true };
+var classes = new Option<int>("--classes") { Description = "Classes of the head to check against (1000 for ImageNet checkpoints).", DefaultValueFactory = _ => 1000 };
+var importSize = new Option<int>("--image-size") { Description = "Image size the teacher will see.", DefaultValueFactory = _ => 224 };
+var importTeacher = new Command("import-teacher", "Check a safetensors checkpoint against a named architecture: missing, unexpected and mis-shaped keys.") { importModel, importWeights, classes, importSize };
+importTeacher.SetAction(result => Run(result.GetValue(verbose), () =>
+    Commands.ImportTeacher(result.GetValue(importModel)!, result.GetValue(importWeights)!, result.GetValue(classes), result.GetValue(importSize))));
+
+var info = new Command("info", "Show which libtorch and device the tool uses.") { device };
+info.SetAction(result => Run(result.GetValue(verbose), () => Commands.Info(result.GetValue(device) == "cuda")));
+
+var root = new RootCommand("scalekd: distil vision transformers into small ML.NET image classifiers (ScaleKD, NeurIPS 2024).")
+{
+    distill, evaluate, predict, compare, importTeacher, info, verbose,
+};
+root.SetAction(result => distill.Parse([]).Invoke());
+return root.Parse(args).Invoke();
+
+// distill's options over the preset (the quick preset unless --preset none).
+DistillSettings Settings(ParseResult result, bool forceQuickDefaults = false)
+{
+    var presetName = forceQuickDefaults ? "quick" : result.GetValue(preset) ?? "quick";
+    var basis = presetName == "quick" ? DistillSettings.Quick : new DistillSettings();
+    var checkpointDirectory = result.GetValue(checkpoints) ?? (result.GetValue(resume) ? Path.Combine(result.GetValue(output)!, "checkpoints") : null);
+    return basis with
+    {
+        Data = result.GetValue(data),
+        Teacher = result.GetValue(teacher) ?? basis.Teacher,
+        TeacherWeights = result.GetValue(teacherWeights),
+        TeacherEpochs = result.GetValue(teacherEpochs) ?? basis.TeacherEpochs,
+        Student = result.GetValue(student) ?? basis.Student,
+        Method = result.GetValue(method) ?? basis.Method,
+        Epochs = result.GetValue(epochs) ?? basis.Epochs,
+        BatchSize = result.GetValue(batch) ?? basis.BatchSize,
+        ImageSize = result.GetValue(imageSize) ?? basis.ImageSize,
+        LearningRate = result.GetValue(learningRate) ?? basis.LearningRate,
+        TrainLimit = result.GetValue(trainLimit) ?? basis.TrainLimit,
+        TeacherTrainLimit = result.GetValue(teacherTrainLimit) ?? basis.TeacherTrainLimit,
+        ValidationLimit = result.GetValue(validationLimit) ?? basis.ValidationLimit,
+        Seed = result.GetValue(seed) ?? basis.Seed,
+        Device = result.GetValue(device) ?? "cpu",
+        CheckpointDirectory = checkpointDirectory,
+        Baseline = result.GetValue(baseline) ?? basis.Baseline,
+        Augment = result.GetValue(augment) ?? basis.Augment,
+        Output = result.GetValue(output)!,
+    };
+}
+
+// Errors are one readable line and a hint; --verbose adds the details.
+static int Run(bool verbose, Func<int> action)
+{
+    try
+    {
+        return action();
+    }
+    catch (Exception e) when (e is not OutOfMemoryException)
+    {
+        var (message, hint) = e switch
+        {
+            CliException cli => (cli.Message, cli.Hint),
+            _ => (Innermost(e).Message, "run again with --verbose for the details"),
+        };
+        Console.Error.WriteLine($"error: {message}");
+        Console.Error.WriteLine($"hint: {hint}");
+        if (verbose)
+            Console.Error.WriteLine(e);
+        return 1;
+    }
+}
+
+static Exception Innermost(Exception e)
+{
+    // ML.NET wraps loader failures in TargetInvocationException; the cause is what helps.
+    while (e is System.Reflection.TargetInvocationException or TypeInitializationException && e.InnerException is not null)
+        e = e.InnerException;
+    return e;
 }

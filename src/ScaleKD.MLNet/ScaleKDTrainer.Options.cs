@@ -36,6 +36,10 @@ public sealed partial class ScaleKDTrainer
         /// <summary>Epochs of from-scratch teacher training, when no weights are given.</summary>
         public int TeacherEpochs = 10;
 
+        /// <summary>The data a teacher trained from scratch learns from; null uses the training data. A teacher that has seen
+        /// more than the student (the analogue of a pretrained one) is what makes distillation pay off.</summary>
+        public IDataView? TeacherTrainingSet;
+
         /// <summary>Where to save a teacher trained from scratch (safetensors plus .json), so later runs can reuse it.</summary>
         public string? TeacherOutputPath;
 
@@ -63,8 +67,11 @@ public sealed partial class ScaleKDTrainer
         /// <summary>Stop after this many epochs without validation improvement; null never stops early.</summary>
         public int? EarlyStoppingPatience;
 
-        /// <summary>Receives progress every few steps and at every epoch's end (also written to ML.NET's log channel).</summary>
+        /// <summary>Receives the student's progress every few steps and at every epoch's end (also written to ML.NET's log channel).</summary>
         public IProgress<DistillationProgress>? Progress;
+
+        /// <summary>Receives the progress of a teacher trained from scratch.</summary>
+        public IProgress<DistillationProgress>? TeacherProgress;
 
         /// <summary>Enables checkpoints after every epoch and resuming from them.</summary>
         public string? CheckpointDirectory;

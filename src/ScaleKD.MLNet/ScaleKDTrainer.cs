@@ -76,11 +76,7 @@ public sealed partial class ScaleKDTrainer : IEstimator<ScaleKDTransformer>
         var o = _options;
         var classNames = CheckInput(input.Schema, o.LabelColumnName, o.ImageColumnName, "training data");
         if (o.ValidationSet is not null)
-        {
-            var validationClasses = CheckInput(o.ValidationSet.Schema, o.LabelColumnName, o.ImageColumnName, "validation set");
-            _host.CheckParam(validationClasses.Count == classNames.Count, nameof(o.ValidationSet),
-                $"its label column has {validationClasses.Count} classes but the training data's has {classNames.Count}; build both with the same MapValueToKey.");
-        }
+            CheckClasses(o.ValidationSet, classNames.Count, nameof(o.ValidationSet));
         var backend = TorchBackend.Initialize(BackendOptions.From(_host));
         var seed = o.Seed ?? (_host is IHostEnvironmentInternal { Seed: { } contextSeed } ? contextSeed : 0);
         var augmentation = o.Augmentation ?? new AugmentationOptions { ImageSize = o.ImageSize };
@@ -94,11 +90,14 @@ public sealed partial class ScaleKDTrainer : IEstimator<ScaleKDTransformer>
         channel.Info($"ScaleKD: {o.Method} {o.Teacher} → {o.Student}, {train.Count} training images, {classNames.Count} classes, {o.ImageSize} px, {backend.Description}.");
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(o.CancellationToken);
         using var cancelWatch = new Timer(_ => { if (_host is ICancelable { IsCanceled: true }) cancellation.Cancel(); }, null, 100, 100);
-        var progress = new ChannelProgress(channel, o.Progress);
+        var progress = new ChannelProgress(channel, o.Progress, o.TeacherProgress);
         var modelOptions = new ModelOptions(classNames.Count, o.ImageSize);
 
+        var teacherTrain = o.TeacherTrainingSet is null ? train
+            : new DataViewBatchSource(o.TeacherTrainingSet, ImageColumn.Find(o.TeacherTrainingSet.Schema, o.ImageColumnName), o.LabelColumnName,
+                CheckClasses(o.TeacherTrainingSet, classNames.Count, nameof(o.TeacherTrainingSet)), preprocessing.StorageSize, o.SkipUndecodableImages);
         using var teacher = o.Method == DistillationMethod.None ? null
-            : PrepareTeacher(modelOptions, classNames, train, validation, seed, backend, channel, progress, cancellation.Token);
+            : PrepareTeacher(modelOptions, classNames, teacherTrain, validation, seed, backend, channel, progress, cancellation.Token);
         var student = ModelRegistry.Create(o.Student, modelOptions);
         var result = new DistillationTrainer(o.ToDistillationOptions(o.Method, o.Epochs, seed, o.CheckpointDirectory, BackendOptions.From(_host)))
             .Fit(student, teacher, train, validation, progress, cancellation.Token);
@@ -150,6 +149,15 @@ public sealed partial class ScaleKDTrainer : IEstimator<ScaleKDTransformer>
         return fresh;
     }
 
+    /// <summary>Checks another data view's columns and that its labels have the training data's classes.</summary>
+    IReadOnlyList<string> CheckClasses(IDataView data, int classCount, string option)
+    {
+        var classes = CheckInput(data.Schema, _options.LabelColumnName, _options.ImageColumnName, option);
+        _host.CheckParam(classes.Count == classCount, option,
+            $"its label column has {classes.Count} classes but the training data's has {classCount}; build both with the same MapValueToKey.");
+        return classes;
+    }
+
     /// <summary>Checks the label (Key&lt;UInt32&gt;) and image columns and returns the class names.</summary>
     IReadOnlyList<string> CheckInput(DataViewSchema schema, string labelColumn, string imageColumn, string what)
     {
@@ -170,9 +178,10 @@ public sealed partial class ScaleKDTrainer : IEstimator<ScaleKDTransformer>
     }
 
     /// <summary>Writes progress to ML.NET's channel (epoch summaries as info, step reports as trace) and forwards it.</summary>
-    sealed class ChannelProgress(IChannel channel, IProgress<DistillationProgress>? user, string role = "student") : IProgress<DistillationProgress>
+    sealed class ChannelProgress(IChannel channel, IProgress<DistillationProgress>? user, IProgress<DistillationProgress>? teacher, string role = "student")
+        : IProgress<DistillationProgress>
     {
-        public ChannelProgress ForTeacher() => new(channel, user, "teacher");
+        public ChannelProgress ForTeacher() => new(channel, teacher, null, "teacher");
 
         public void Report(DistillationProgress value)
         {

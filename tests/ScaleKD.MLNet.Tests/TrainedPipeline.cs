@@ -46,6 +46,7 @@ public sealed class TrainedPipeline : IDisposable
     public ITransformer Model { get; }
     public string ZipPath { get; }
     public List<DistillationProgress> Progress { get; } = [];
+    public List<DistillationProgress> TeacherProgress { get; } = [];
 
     /// <summary>A learnable CPU setting: a from-scratch tiny ViT teacher, a tiny ResNet student, 64 px.</summary>
     public ScaleKDTrainer.Options TinyOptions(IDataView? validation) => new()
@@ -62,6 +63,7 @@ public sealed class TrainedPipeline : IDisposable
         WarmupEpochs = 0.25,
         Augmentation = AugmentationOptions.Disabled(64),
         Progress = new SynchronousProgress(Progress.Add),
+        TeacherProgress = new SynchronousProgress(TeacherProgress.Add),
     };
 
     public static IEstimator<ITransformer> Pipeline(MLContext ml, string imageFolder, ScaleKDTrainer.Options options) =>

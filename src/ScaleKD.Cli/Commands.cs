@@ -1,0 +1,183 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using ScaleKD.Torch.Distillation;
+using ScaleKD.Torch.Models;
+using ScaleKD.Torch.Native;
+using ScaleKD.Torch.Training.Teachers;
+using Spectre.Console;
+
+namespace ScaleKD.Cli;
+
+/// <summary>The commands other than distill.</summary>
+public static class Commands
+{
+    /// <summary><c>evaluate</c>: accuracy, per-class precision and recall, and the confusion matrix.</summary>
+    public static int Evaluate(string modelPath, string? data, int? limit)
+    {
+        var ml = new MLContext(seed: 0);
+        var (model, classNames) = Load(ml, modelPath);
+        var dataSet = DataSets.Open(ml, data, trainLimit: 1, validationLimit: limit, seed: 0);
+        var unknown = dataSet.ClassNames.Except(classNames).ToList();
+        if (unknown.Count > 0)
+            AnsiConsole.MarkupLine(Markup.Escape($"warning: classes the model does not know are counted as misses: {string.Join(", ", unknown)}"));
+        var toKey = DataSets.LabelToKey(ml, classNames);
+        var scored = model.Transform(toKey.Fit(dataSet.Validation).Transform(dataSet.Validation));
+        var metrics = ml.MulticlassClassification.Evaluate(scored, predictedLabelColumnName: "PredictedLabelKey");
+        AnsiConsole.MarkupLine(Markup.Escape($"{dataSet.Description}"));
+        AnsiConsole.MarkupLine($"[bold]top-1 accuracy {metrics.MicroAccuracy:P2}[/], macro accuracy {metrics.MacroAccuracy:P2}, log-loss {metrics.LogLoss:F3}, top-5 {TopK(metrics, 5):P2}");
+        var table = new Table().AddColumns("class", "precision", "recall");
+        for (var i = 0; i < classNames.Count; i++)
+            table.AddRow(Markup.Escape(classNames[i]), $"{metrics.ConfusionMatrix.PerClassPrecision[i]:P1}", $"{metrics.ConfusionMatrix.PerClassRecall[i]:P1}");
+        AnsiConsole.Write(table);
+        var confusion = new Table().Title("confusion matrix (rows: true, columns: predicted)").AddColumn("");
+        foreach (var name in classNames)
+            confusion.AddColumn(new TableColumn(Markup.Escape(Short(name))).RightAligned());
+        for (var r = 0; r < classNames.Count; r++)
+            confusion.AddRow(new[] { Markup.Escape(classNames[r]) }.Concat(metrics.ConfusionMatrix.Counts[r].Select(c => c.ToString("0", CultureInfo.InvariantCulture))).ToArray());
+        AnsiConsole.Write(confusion);
+        return 0;
+    }
+
+    /// <summary><c>predict</c>: the top-k labels and probabilities of each image.</summary>
+    public static int Predict(string modelPath, IReadOnlyList<string> images, int top)
+    {
+        var ml = new MLContext(seed: 0);
+        var (model, classNames) = Load(ml, modelPath);
+        using var engine = ml.Model.CreatePredictionEngine<ImageBytesRow, ImagePrediction>(model);
+        foreach (var image in images)
+        {
+            if (!File.Exists(image))
+                throw new CliException($"Image '{image}' does not exist.", "pass image file paths after the options");
+            ImagePrediction prediction;
+            try
+            {
+                prediction = engine.Predict(new ImageBytesRow { Image = File.ReadAllBytes(image) });
+            }
+            catch (InvalidDataException e)
+            {
+                throw new CliException($"'{image}' is not a readable image ({e.Message}).", "use PNG, JPEG, BMP, GIF or WebP files");
+            }
+            var best = prediction.Score.Select((p, i) => (Probability: p, Name: classNames[i])).OrderByDescending(x => x.Probability).Take(top);
+            Console.WriteLine($"{image}: {string.Join(", ", best.Select(b => string.Create(CultureInfo.InvariantCulture, $"{b.Name} {b.Probability:P1}")))}");
+        }
+        return 0;
+    }
+
+    /// <summary><c>compare</c>: methods × students × seeds with one cached teacher, as a mean ± std table.</summary>
+    public static int Compare(DistillSettings basis, IReadOnlyList<string> students, IReadOnlyList<DistillationMethod> methods, int seeds)
+    {
+        var rows = new List<(string Student, DistillationMethod Method, int Seed, double Top1, double Seconds)>();
+        var display = new TrainingDisplay();
+        display.Run(() =>
+        {
+            foreach (var student in students)
+                foreach (var method in methods)
+                    for (var seed = 0; seed < seeds; seed++)
+                    {
+                        // The teacher is trained (and cached) once, with seed 0; each student run gets its own seed.
+                        var settings = basis with
+                        {
+                            Student = student,
+                            Method = method,
+                            Seed = seed,
+                            Output = Path.Combine(basis.Output, "compare", $"{student}-{method}-seed{seed}"),
+                            TeacherWeights = basis.TeacherWeights ?? (method == DistillationMethod.None ? null : TeacherFor(basis, display)),
+                        };
+                        var run = new DistillRunner(settings, display).Run().Students[^1];
+                        rows.Add((student, method, seed, run.Metrics.MicroAccuracy, run.Seconds));
+                    }
+            return 0;
+        });
+        var md = new StringBuilder();
+        md.AppendLine($"# compare: teacher {basis.Teacher}, {basis.Epochs} student epochs, {basis.ImageSize} px, {seeds} seeds");
+        md.AppendLine();
+        md.AppendLine("| student | " + string.Join(" | ", methods) + " |");
+        md.AppendLine("|---|" + string.Concat(methods.Select(_ => "---|")));
+        foreach (var student in students)
+            md.AppendLine($"| {student} | " + string.Join(" | ", methods.Select(m => MeanStd(rows.Where(r => r.Student == student && r.Method == m).Select(r => r.Top1).ToList()))) + " |");
+        md.AppendLine();
+        md.AppendLine($"Validation top-1 accuracy, mean ± standard deviation over seeds; total time {rows.Sum(r => r.Seconds) / 60:F0} min.");
+        Directory.CreateDirectory(basis.Output);
+        DistillRunner.Atomic(Path.Combine(basis.Output, "compare.md"), temp => File.WriteAllText(temp, md.ToString()));
+        Console.WriteLine(md.ToString());
+        return 0;
+    }
+
+    /// <summary><c>import-teacher</c>: how a checkpoint fits an architecture.</summary>
+    public static int ImportTeacher(string modelName, string weights, int classes, int imageSize)
+    {
+        if (!ModelRegistry.Names.Contains(modelName))
+            throw new CliException($"Unknown model '{modelName}'.", $"known models: {string.Join(", ", ModelRegistry.Names)}");
+        TorchBackend.Initialize();
+        using var model = ModelRegistry.Create(modelName, new ModelOptions(classes, imageSize));
+        var mismatch = TeacherWeights.Check(model, weights);
+        var classifier = TeacherWeights.ClassifierKeys(model);
+        if (mismatch.IsEmpty)
+        {
+            Console.WriteLine($"{weights} fits {modelName}: all {model.state_dict().Count} tensors match by name and shape.");
+            return 0;
+        }
+        Console.WriteLine(mismatch.Describe());
+        var onlyHead = mismatch.Missing.Concat(mismatch.Unexpected).Concat(mismatch.MisShaped.Select(m => m.Key)).All(classifier.Contains);
+        Console.WriteLine(onlyHead
+            ? $"Only the classifier differs: distill will load the backbone and fit a new head on your classes (linear probe)."
+            : $"The backbone does not fit {modelName}: check the architecture name (and image size for position embeddings).");
+        return onlyHead ? 0 : 1;
+    }
+
+    /// <summary><c>info</c>: the backend.</summary>
+    public static int Info(bool cuda)
+    {
+        var backend = TorchBackend.Initialize(new TorchBackendOptions { UseCuda = cuda });
+        Console.WriteLine($"ScaleKD.MLNet: TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version}, libtorch {TorchSharp.torch.__version__}");
+        Console.WriteLine($"Backend: {backend.Description}");
+        using var probe = TorchSharp.torch.randn(64, 64, device: backend.Device);
+        Console.WriteLine($"Check: a 64x64 matmul on {backend.Device} gives a finite result: {TorchSharp.torch.isfinite(probe.matmul(probe)).all().item<bool>()}");
+        return 0;
+    }
+
+    static string? _teacherForCompare;
+
+    static string TeacherFor(DistillSettings basis, TrainingDisplay display)
+    {
+        if (_teacherForCompare is not null)
+            return _teacherForCompare;
+        var settings = basis with { Seed = 0, Method = DistillationMethod.VanillaKD, Epochs = 1, Output = Path.Combine(basis.Output, "compare", "teacher") };
+        display.Line("compare: preparing the shared teacher (seed 0).");
+        new DistillRunner(settings, display).Run();
+        _teacherForCompare = Directory.EnumerateFiles(DistillRunner.TeacherCache, $"{basis.Teacher}-{basis.ImageSize}px-{basis.TeacherEpochs}ep-seed0-*.safetensors")
+            .OrderByDescending(File.GetLastWriteTimeUtc).First();
+        return _teacherForCompare;
+    }
+
+    static (ITransformer Model, IReadOnlyList<string> ClassNames) Load(MLContext ml, string path)
+    {
+        if (!File.Exists(path))
+            throw new CliException($"Model '{path}' does not exist.", "scalekd distill writes model.zip into its --output folder");
+        var model = ml.Model.Load(path, out _);
+        var scaleKD = ((IEnumerable<ITransformer>)model).OfType<MLNet.ScaleKDTransformer>().FirstOrDefault()
+            ?? throw new CliException($"'{path}' holds no ScaleKD student.", "use a model zip written by scalekd distill");
+        // Evaluate needs the predicted key beside the mapped-back label: keep a copy of the key column.
+        var withKey = ml.Transforms.CopyColumns("PredictedLabelKey", "PredictedLabel");
+        var chain = new TransformerChain<ITransformer>(scaleKD,
+            withKey.Fit(scaleKD.Transform(ml.Data.LoadFromEnumerable(Array.Empty<ImageBytesRow>()))),
+            ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(withKey.Fit(scaleKD.Transform(ml.Data.LoadFromEnumerable(Array.Empty<ImageBytesRow>()))).Transform(scaleKD.Transform(ml.Data.LoadFromEnumerable(Array.Empty<ImageBytesRow>())))));
+        return (chain, scaleKD.ClassNames);
+    }
+
+    static double TopK(MulticlassClassificationMetrics metrics, int k) =>
+        metrics.TopKAccuracyForAllK is { Count: > 0 } all ? all[Math.Min(k, all.Count) - 1] : double.NaN;
+
+    static string Short(string name) => name.Length <= 8 ? name : name[..7] + "…";
+
+    static string MeanStd(IReadOnlyList<double> values)
+    {
+        if (values.Count == 0)
+            return "–";
+        var mean = values.Average();
+        var std = values.Count > 1 ? Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1)) : 0;
+        return string.Create(CultureInfo.InvariantCulture, $"{100 * mean:F2} ± {100 * std:F2}");
+    }
+}

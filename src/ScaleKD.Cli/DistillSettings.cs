@@ -1,0 +1,65 @@
+using ScaleKD.Torch.Distillation;
+
+namespace ScaleKD.Cli;
+
+/// <summary>Everything <c>scalekd distill</c> (and each run of <c>compare</c>) is given.</summary>
+public sealed record DistillSettings
+{
+    /// <summary>Data: Fashion-MNIST IDX folder (default), image folder, or TSV.</summary>
+    public string? Data { get; init; }
+    /// <summary>Teacher timm name.</summary>
+    public string Teacher { get; init; } = "vit_pico_patch4_32";
+    /// <summary>timm/HF safetensors for the teacher; null trains it (and caches it).</summary>
+    public string? TeacherWeights { get; init; }
+    /// <summary>Epochs of from-scratch teacher training.</summary>
+    public int TeacherEpochs { get; init; } = 4;
+    /// <summary>Student timm name.</summary>
+    public string Student { get; init; } = "resnet_pico";
+    /// <summary>Distillation method.</summary>
+    public DistillationMethod Method { get; init; } = DistillationMethod.ScaleKD;
+    /// <summary>Student epochs.</summary>
+    public int Epochs { get; init; } = 6;
+    /// <summary>Images per step.</summary>
+    public int BatchSize { get; init; } = 64;
+    /// <summary>Square image size.</summary>
+    public int ImageSize { get; init; } = 64;
+    /// <summary>Peak learning rate; null uses the official recipe scaled to the batch.</summary>
+    public double? LearningRate { get; init; }
+    /// <summary>Class-balanced training subset for the student (the teacher sees all training data).</summary>
+    public int? TrainLimit { get; init; }
+    /// <summary>Class-balanced subset of training images for a from-scratch teacher; null: all of them.</summary>
+    public int? TeacherTrainLimit { get; init; }
+    /// <summary>At most this many validation images.</summary>
+    public int? ValidationLimit { get; init; }
+    /// <summary>Seed.</summary>
+    public int Seed { get; init; }
+    /// <summary>cpu or cuda.</summary>
+    public string Device { get; init; } = "cpu";
+    /// <summary>Checkpoint folder (resumable); null writes none.</summary>
+    public string? CheckpointDirectory { get; init; }
+    /// <summary>Training augmentation: official (random-resized crop, flip, RandAugment m9, erasing), light (crop from
+    /// 35 % of the area, and flip: cheap on a CPU), or none.</summary>
+    public string Augment { get; init; } = "official";
+    /// <summary>Also train the student without distillation, for comparison in the report.</summary>
+    public bool Baseline { get; init; }
+    /// <summary>Where the zip, report and plots go.</summary>
+    public string Output { get; init; } = "scalekd-output";
+
+    /// <summary>The default with no arguments: Fashion-MNIST, data-limited student, finishes in about ten minutes on two CPU cores.</summary>
+    public static DistillSettings Quick { get; } = new()
+    {
+        Teacher = "vit_pico_patch4_32",
+        TeacherEpochs = 4,
+        Student = "resnet_pico",
+        Method = DistillationMethod.ScaleKD,
+        Epochs = 8,
+        BatchSize = 64,
+        ImageSize = 64,
+        LearningRate = 5e-3,
+        TrainLimit = 3000,
+        TeacherTrainLimit = 10000,
+        Augment = "light",
+        ValidationLimit = 2000,
+        Baseline = true,
+    };
+}

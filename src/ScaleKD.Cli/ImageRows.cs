@@ -1,0 +1,24 @@
+using Microsoft.ML.Data;
+
+namespace ScaleKD.Cli;
+
+/// <summary>A labelled image as the tool's model zips take it: the encoded file bytes (PNG, JPEG…).</summary>
+public sealed class ImageBytesRow
+{
+    /// <summary>The class name; empty when unknown (prediction).</summary>
+    public string Label { get; set; } = "";
+
+    /// <summary>The encoded image file.</summary>
+    [VectorType]
+    public byte[] Image { get; set; } = [];
+}
+
+/// <summary>What a model zip adds to a row.</summary>
+public sealed class ImagePrediction
+{
+    /// <summary>The predicted class name.</summary>
+    public string PredictedLabel { get; set; } = "";
+
+    /// <summary>Class probabilities in the model's class order.</summary>
+    public float[] Score { get; set; } = [];
+}

@@ -1,0 +1,64 @@
+using OxyPlot;
+using OxyPlot.Axes;
+using OxyPlot.Legends;
+using OxyPlot.Series;
+using OxyPlot.SkiaSharp;
+using ScaleKD.Torch.Training;
+
+namespace ScaleKD.Cli;
+
+/// <summary>The PNG plots of a report: loss and accuracy curves per epoch, and the confusion matrix (OxyPlot on the
+/// SkiaSharp 2.88 that ML.NET's image support already uses).</summary>
+public static class Plots
+{
+    /// <summary>Training loss per epoch for each run.</summary>
+    public static void Loss(string path, IReadOnlyList<(string Name, IReadOnlyList<EpochMetrics> History)> runs) =>
+        Curves(path, "Training loss", "loss", runs, m => m.TrainLoss);
+
+    /// <summary>Validation top-1 accuracy per epoch for each run.</summary>
+    public static void Accuracy(string path, IReadOnlyList<(string Name, IReadOnlyList<EpochMetrics> History)> runs) =>
+        Curves(path, "Validation top-1 accuracy", "top-1 (%)", runs, m => 100 * (m.ValidationTop1 ?? double.NaN));
+
+    static void Curves(string path, string title, string yLabel, IReadOnlyList<(string Name, IReadOnlyList<EpochMetrics> History)> runs, Func<EpochMetrics, double> value)
+    {
+        var model = new PlotModel { Title = title, Background = OxyColors.White };
+        model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "epoch", MajorStep = 1, MinimumPadding = 0.05, MaximumPadding = 0.05, MajorGridlineStyle = LineStyle.Dot });
+        model.Axes.Add(new LinearAxis { Position = AxisPosition.Left, Title = yLabel, MajorGridlineStyle = LineStyle.Dot });
+        model.Legends.Add(new Legend { LegendPosition = LegendPosition.RightBottom, LegendBackground = OxyColor.FromAColor(220, OxyColors.White) });
+        foreach (var (name, history) in runs.Where(r => r.History.Count > 0))
+        {
+            var series = new LineSeries { Title = name, MarkerType = MarkerType.Circle, MarkerSize = 4, StrokeThickness = 2 };
+            series.Points.AddRange(history.Select(m => new DataPoint(m.Epoch, value(m))));
+            model.Series.Add(series);
+        }
+        Save(model, path, 900, 550);
+    }
+
+    /// <summary>The confusion matrix (rows: true class, columns: predicted), counts written in the cells.</summary>
+    public static void Confusion(string path, IReadOnlyList<string> classes, IReadOnlyList<IReadOnlyList<double>> counts)
+    {
+        var n = classes.Count;
+        var model = new PlotModel { Title = "Confusion matrix (rows: true class, columns: predicted)", Background = OxyColors.White };
+        model.Axes.Add(new CategoryAxis { Position = AxisPosition.Bottom, Key = "predicted", Title = "predicted", ItemsSource = classes, Angle = -35 });
+        model.Axes.Add(new CategoryAxis { Position = AxisPosition.Left, Key = "true", Title = "true class", ItemsSource = classes, StartPosition = 1, EndPosition = 0 });
+        model.Axes.Add(new LinearColorAxis { Position = AxisPosition.Right, Palette = OxyPalettes.Viridis(200) });
+        // HeatMapSeries indexes Data[x, y]: x is the predicted (column) index, y the true (row) index.
+        var data = new double[n, n];
+        for (var truth = 0; truth < n; truth++)
+            for (var predicted = 0; predicted < n; predicted++)
+                data[predicted, truth] = counts[truth][predicted];
+        model.Series.Add(new HeatMapSeries
+        {
+            X0 = 0, X1 = n - 1, Y0 = 0, Y1 = n - 1, XAxisKey = "predicted", YAxisKey = "true",
+            Data = data, RenderMethod = HeatMapRenderMethod.Rectangles, LabelFormatString = "0", LabelFontSize = 0.25,
+        });
+        Save(model, path, 900, 820);
+    }
+
+    static void Save(PlotModel model, string path, int width, int height) =>
+        DistillRunner.Atomic(path, temp =>
+        {
+            using var stream = File.Create(temp);
+            new PngExporter { Width = width, Height = height }.Export(model, stream);
+        });
+}

@@ -1,0 +1,63 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.ML.Data;
+using ScaleKD.Torch.Training;
+
+namespace ScaleKD.Cli;
+
+/// <summary>Writes report.md: settings, per-epoch metrics, final accuracy and time, and the plots.</summary>
+public static class Report
+{
+    public static void Write(string folder, DistillSettings settings, ImageDataSet data, IReadOnlyList<EpochMetrics> teacher,
+        IReadOnlyList<StudentRun> runs, TimeSpan elapsed)
+    {
+        var main = runs[^1];
+        var curves = runs.Select(r => (Name: $"{r.Method} {settings.Student}", r.History)).Prepend((Name: $"teacher {settings.Teacher}", History: teacher)).ToList();
+        Plots.Loss(Path.Combine(folder, "loss.png"), curves);
+        Plots.Accuracy(Path.Combine(folder, "accuracy.png"), curves);
+        Plots.Confusion(Path.Combine(folder, "confusion.png"), data.ClassNames, main.Metrics.ConfusionMatrix.Counts);
+
+        var md = new StringBuilder();
+        md.AppendLine($"# ScaleKD run: {settings.Teacher} → {settings.Student}");
+        md.AppendLine();
+        md.AppendLine($"Finished {DateTime.Now:yyyy-MM-dd HH:mm} in {elapsed:hh\\:mm\\:ss} on {Environment.ProcessorCount} CPU cores ({settings.Device}).");
+        md.AppendLine();
+        md.AppendLine("| method | validation top-1 | macro accuracy | log-loss | training time |");
+        md.AppendLine("|---|---|---|---|---|");
+        foreach (var run in runs)
+            md.AppendLine(Invariant($"| {run.Method} | {run.Metrics.MicroAccuracy:P2} | {run.Metrics.MacroAccuracy:P2} | {run.Metrics.LogLoss:F3} | {run.Seconds:F0} s |"));
+        if (teacher.Count > 0 && teacher[^1].ValidationTop1 is { } teacherTop1)
+            md.AppendLine(Invariant($"\nThe teacher, trained from scratch here, reached {teacherTop1:P2} validation top-1."));
+        md.AppendLine();
+        md.AppendLine("## Settings");
+        md.AppendLine($"- data: {data.Description}");
+        md.AppendLine($"- teacher: `{settings.Teacher}`" + (settings.TeacherWeights is { } w ? $" from `{w}`" : $", trained from scratch for {settings.TeacherEpochs} epochs on all training images (cached)"));
+        md.AppendLine($"- student: `{settings.Student}`; method {settings.Method}; {settings.Epochs} epochs; batch {settings.BatchSize}; {settings.ImageSize} px; seed {settings.Seed}"
+            + (settings.LearningRate is { } lr ? Invariant($"; AdamW peak learning rate {lr:G3}") : "; the official optimizer recipe")
+            + $"; {settings.Augment} augmentation");
+        md.AppendLine($"- model: `{Path.GetFileName(main.ModelPath)}` (ML.NET zip; input column `Image`, encoded image bytes)");
+        md.AppendLine();
+        md.AppendLine("![loss](loss.png)");
+        md.AppendLine("![accuracy](accuracy.png)");
+        md.AppendLine("![confusion matrix](confusion.png)");
+        md.AppendLine();
+        md.AppendLine("## Per-class results (" + main.Method + ")");
+        md.AppendLine("| class | precision | recall |");
+        md.AppendLine("|---|---|---|");
+        var confusion = main.Metrics.ConfusionMatrix;
+        for (var i = 0; i < data.ClassNames.Count; i++)
+            md.AppendLine(Invariant($"| {data.ClassNames[i]} | {confusion.PerClassPrecision[i]:P1} | {confusion.PerClassRecall[i]:P1} |"));
+        foreach (var (name, history) in curves.Where(c => c.History.Count > 0))
+        {
+            md.AppendLine();
+            md.AppendLine($"## Epochs: {name}");
+            md.AppendLine("| epoch | train loss | train top-1 | validation top-1 | validation top-5 | learning rate | img/s |");
+            md.AppendLine("|---|---|---|---|---|---|---|");
+            foreach (var e in history)
+                md.AppendLine(Invariant($"| {e.Epoch} | {e.TrainLoss:F4} | {e.TrainTop1:P1} | {e.ValidationTop1:P2} | {e.ValidationTop5:P2} | {e.LearningRate:G3} | {e.ImagesPerSecond:F0} |"));
+        }
+        DistillRunner.Atomic(Path.Combine(folder, "report.md"), temp => File.WriteAllText(temp, md.ToString()));
+    }
+
+    static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+}
