@@ -138,18 +138,18 @@ public static class Commands
         return 0;
     }
 
-    static string? _teacherForCompare;
-
+    /// <summary>The cached teacher all compare runs share (trained with seed 0 by a short run when missing).</summary>
     static string TeacherFor(DistillSettings basis, TrainingDisplay display)
     {
-        if (_teacherForCompare is not null)
-            return _teacherForCompare;
-        var settings = basis with { Seed = 0, Method = DistillationMethod.VanillaKD, Epochs = 1, Output = Path.Combine(basis.Output, "compare", "teacher") };
-        display.Line("compare: preparing the shared teacher (seed 0).");
-        new DistillRunner(settings, display).Run();
-        _teacherForCompare = Directory.EnumerateFiles(DistillRunner.TeacherCache, $"{basis.Teacher}-{basis.ImageSize}px-{basis.TeacherEpochs}ep-seed0-*.safetensors")
-            .OrderByDescending(File.GetLastWriteTimeUtc).First();
-        return _teacherForCompare;
+        var teacherSettings = basis with { Seed = 0 };
+        var data = DataSets.Open(new MLContext(seed: 0), teacherSettings.Data, teacherSettings.TrainLimit, teacherSettings.ValidationLimit, 0, teacherSettings.TeacherTrainLimit);
+        var path = DistillRunner.CachedTeacherPath(teacherSettings, data);
+        if (!File.Exists(path))
+        {
+            display.Line("compare: preparing the shared teacher (seed 0).");
+            new DistillRunner(teacherSettings with { Method = DistillationMethod.VanillaKD, Epochs = 1, Output = Path.Combine(basis.Output, "compare", "teacher") }, display).Run();
+        }
+        return path;
     }
 
     static (ITransformer Model, IReadOnlyList<string> ClassNames) Load(MLContext ml, string path)
@@ -160,11 +160,10 @@ public static class Commands
         var scaleKD = ((IEnumerable<ITransformer>)model).OfType<MLNet.ScaleKDTransformer>().FirstOrDefault()
             ?? throw new CliException($"'{path}' holds no ScaleKD student.", "use a model zip written by scalekd distill");
         // Evaluate needs the predicted key beside the mapped-back label: keep a copy of the key column.
-        var withKey = ml.Transforms.CopyColumns("PredictedLabelKey", "PredictedLabel");
-        var chain = new TransformerChain<ITransformer>(scaleKD,
-            withKey.Fit(scaleKD.Transform(ml.Data.LoadFromEnumerable(Array.Empty<ImageBytesRow>()))),
-            ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(withKey.Fit(scaleKD.Transform(ml.Data.LoadFromEnumerable(Array.Empty<ImageBytesRow>()))).Transform(scaleKD.Transform(ml.Data.LoadFromEnumerable(Array.Empty<ImageBytesRow>())))));
-        return (chain, scaleKD.ClassNames);
+        var scored = scaleKD.Transform(ml.Data.LoadFromEnumerable(Array.Empty<ImageBytesRow>()));
+        var keepKey = ml.Transforms.CopyColumns("PredictedLabelKey", "PredictedLabel").Fit(scored);
+        var toValue = ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(keepKey.Transform(scored));
+        return (new TransformerChain<ITransformer>(scaleKD, keepKey, toValue), scaleKD.ClassNames);
     }
 
     static double TopK(MulticlassClassificationMetrics metrics, int k) =>

@@ -37,7 +37,7 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
         Directory.CreateDirectory(settings.Output);
 
         var teacherHistory = new List<EpochMetrics>();
-        var teacherPath = settings.TeacherWeights ?? CachedTeacherPath(data);
+        var teacherPath = settings.TeacherWeights ?? CachedTeacherPath(settings, data);
         var runs = new List<StudentRun>();
         foreach (var method in settings.Baseline && settings.Method != DistillationMethod.None ? [DistillationMethod.None, settings.Method] : new[] { settings.Method })
         {
@@ -87,14 +87,15 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
         return (teacherHistory, runs, data);
     }
 
-    string CachedTeacherPath(ImageDataSet data)
+    /// <summary>Where a from-scratch teacher for these settings and data is cached.</summary>
+    public static string CachedTeacherPath(DistillSettings settings, ImageDataSet data)
     {
-        var key = $"{settings.Teacher}-{settings.ImageSize}px-{settings.TeacherEpochs}ep-{settings.TeacherTrainLimit?.ToString() ?? "all"}img-seed{settings.Seed}-{Fingerprint(data)}";
+        var key = $"{settings.Teacher}-{settings.ImageSize}px-{settings.TeacherEpochs}ep-{settings.TeacherTrainLimit?.ToString() ?? "all"}img-seed{settings.Seed}-{Fingerprint(settings, data)}";
         return Path.Combine(TeacherCache, key + ".safetensors");
     }
 
     /// <summary>Identifies the teacher's training data: the data location and its classes (not the student's subset).</summary>
-    string Fingerprint(ImageDataSet data)
+    static string Fingerprint(DistillSettings settings, ImageDataSet data)
     {
         var text = Path.GetFullPath(settings.Data ?? Torch.Training.Data.FashionMnist.DefaultDirectory) + "|" + string.Join("|", data.ClassNames);
         return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)))[..12].ToLowerInvariant();

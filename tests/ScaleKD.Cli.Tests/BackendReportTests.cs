@@ -2,13 +2,13 @@ using ScaleKD.Tests.Shared;
 
 namespace ScaleKD.Cli.Tests;
 
-/// <summary>The main job's first duty: load TorchSharp and say which backend it uses.</summary>
+/// <summary><c>scalekd info</c>: the tool loads TorchSharp and says which backend it uses.</summary>
 public class BackendReportTests
 {
     [Fact]
     public void ReportsTheCpuBackendAndAComputationOnIt()
     {
-        var result = ChildProcess.Run("scalekd", null);
+        var result = ChildProcess.Run("scalekd", null, "info");
         Assert.True(result.ExitCode == 0, result.StandardError);
         Assert.Contains("libtorch 2.10", result.StandardOutput);
         Assert.Contains("Backend: CPU", result.StandardOutput);
@@ -16,15 +16,17 @@ public class BackendReportTests
     }
 
     [Fact]
-    public void AskingForCudaOnACpuMachineIsOneReadableErrorLine()
+    public void AskingForCudaOnACpuMachineIsOneReadableErrorAndAHint()
     {
-        var result = ChildProcess.Run("scalekd", null, "--cuda");
+        var result = ChildProcess.Run("scalekd", null, "info", "--device", "cuda");
         Assert.Equal(1, result.ExitCode);
-        var line = Assert.Single(result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        Assert.StartsWith("error: CUDA is not available", line);
+        var lines = result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        Assert.StartsWith("error: CUDA is not available", lines[0]);
+        Assert.StartsWith("hint: ", lines[1]);
+        Assert.DoesNotContain("   at ", result.StandardError);
 
-        var fallback = ChildProcess.Run("scalekd", null, "--cuda", "--fallback-to-cpu");
-        Assert.True(fallback.ExitCode == 0, fallback.StandardError);
-        Assert.Contains("falling back", fallback.StandardOutput);
+        var verbose = ChildProcess.Run("scalekd", null, "info", "--device", "cuda", "--verbose");
+        Assert.Contains("   at ", verbose.StandardError);
     }
 }

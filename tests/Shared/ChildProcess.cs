@@ -4,7 +4,7 @@ using System.Reflection;
 namespace ScaleKD.Tests.Shared;
 
 /// <summary>Runs a helper executable from tests/ in a fresh process: the way to check what happens at process start.</summary>
-static class ChildProcess
+public static class ChildProcess
 {
     public sealed record Result(int ExitCode, string StandardOutput, string StandardError);
 

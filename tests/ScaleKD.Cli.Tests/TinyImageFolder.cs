@@ -1,0 +1,51 @@
+using ScaleKD.Cli;
+using ScaleKD.Tests.Shared;
+using ScaleKD.Torch.Native;
+using ScaleKD.Torch.Training.Data;
+
+namespace ScaleKD.Cli.Tests;
+
+/// <summary>
+/// A small image folder (one sub-folder per class: three Fashion-MNIST classes as PNG files) and one distill run on it
+/// with tiny models, shared by the command tests; the teacher cache is private to the fixture.
+/// </summary>
+public sealed class TinyImageFolder : IDisposable
+{
+    public TinyImageFolder()
+    {
+        TorchBackend.Initialize();
+        var source = FashionMnist.Test().TakeStratified(300, seed: 5);
+        var keep = new Dictionary<int, string> { [1] = "Trouser", [7] = "Sneaker", [8] = "Bag" };
+        var index = 0;
+        foreach (var batch in source.ReadBatches(new BatchRequest(0, 100, false, 0, false)))
+        {
+            using (batch)
+            {
+                var pixels = batch.Images.mul(255).round().to(TorchSharp.torch.ScalarType.Byte).data<byte>().ToArray();
+                var labels = batch.Labels.data<long>().ToArray();
+                for (var i = 0; i < labels.Length; i++, index++)
+                {
+                    if (!keep.TryGetValue((int)labels[i], out var name))
+                        continue;
+                    var folder = Directory.CreateDirectory(Path.Combine(Images, name)).FullName;
+                    File.WriteAllBytes(Path.Combine(folder, $"{index:D4}.png"), DataSets.EncodeGrayPng(pixels.AsSpan(i * 784, 784), 28, 28));
+                }
+            }
+        }
+        Distill = Scalekd("distill", "--data", Images, "--preset", "none", "--teacher", "vit_pico_patch4_32", "--student", "resnet_pico",
+            "--image-size", "64", "--epochs", "2", "--teacher-epochs", "1", "--batch", "16", "--lr", "5e-3", "--augment", "none",
+            "--baseline", "--output", Output);
+    }
+
+    public string Root { get; } = Directory.CreateTempSubdirectory("scalekd-cli-").FullName;
+    public string Images => Path.Combine(Root, "images");
+    public string Output => Path.Combine(Root, "out");
+    public string Model => Path.Combine(Output, "model.zip");
+    public ChildProcess.Result Distill { get; }
+
+    /// <summary>Runs the tool with a private cache folder (teachers are cached per user otherwise).</summary>
+    public ChildProcess.Result Scalekd(params string[] arguments) =>
+        ChildProcess.Run("scalekd", new Dictionary<string, string?> { ["XDG_CACHE_HOME"] = Path.Combine(Root, "cache") }, arguments);
+
+    public void Dispose() => Directory.Delete(Root, recursive: true);
+}
