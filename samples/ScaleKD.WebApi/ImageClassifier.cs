@@ -70,14 +70,20 @@ public sealed class ImageClassifier : IDisposable
     public async Task<float[]> ScoreAsync(byte[] encodedImage, CancellationToken cancellationToken)
     {
         await _slots.WaitAsync(cancellationToken);
-        var engine = _engines.Get();
         try
         {
-            return engine.Predict(new ImageInput { Image = encodedImage }).Score;
+            var engine = _engines.Get();
+            try
+            {
+                return engine.Predict(new ImageInput { Image = encodedImage }).Score;
+            }
+            finally
+            {
+                _engines.Return(engine);
+            }
         }
         finally
         {
-            _engines.Return(engine);
             _slots.Release();
         }
     }
