@@ -1,0 +1,71 @@
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
+using ScaleKD.WebApi;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.Services.AddOptions<ScaleKDServiceOptions>().BindConfiguration(ScaleKDServiceOptions.Section);
+builder.Services.AddSingleton(services =>
+{
+    var options = services.GetRequiredService<IOptions<ScaleKDServiceOptions>>().Value;
+    return ImageClassifier.Load(options.ModelPath, options.EffectiveConcurrency);
+});
+// Uploads stay in memory (never buffered to temp files) and are bounded by the server as well as by the handler.
+builder.Services.AddOptions<KestrelServerOptions>().Configure<IOptions<ScaleKDServiceOptions>>((kestrel, options) =>
+    kestrel.Limits.MaxRequestBodySize = options.Value.MaxRequestBytes);
+builder.Services.AddOptions<FormOptions>().Configure<IOptions<ScaleKDServiceOptions>>((form, options) =>
+{
+    form.MultipartBodyLengthLimit = options.Value.MaxRequestBytes;
+    form.MemoryBufferThreshold = (int)Math.Min(options.Value.MaxRequestBytes, int.MaxValue);
+});
+builder.Services.AddProblemDetails();
+
+var app = builder.Build();
+try
+{
+    // Load the model now, so that a bad ModelPath stops the start instead of failing the first request.
+    var classifier = app.Services.GetRequiredService<ImageClassifier>();
+    app.Logger.LogInformation("Serving {Student} ({Classes} classes, {Size} px)", classifier.StudentName, classifier.ClassNames.Count, classifier.ImageSize);
+}
+catch (Exception e)
+{
+    app.Logger.LogCritical("Start-up failed: {Reason}", e.Message);
+    throw;
+}
+
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+
+app.MapPost("/predict", async (HttpRequest request, ImageClassifier classifier, IOptions<ScaleKDServiceOptions> options, int? top,
+    CancellationToken cancellationToken) =>
+{
+    if (top is <= 0)
+        return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Bad top", detail: "top must be a positive number of classes.");
+    try
+    {
+        var image = await ImageUpload.ReadAsync(request, options.Value, cancellationToken);
+        float[] scores;
+        try
+        {
+            scores = await classifier.ScoreAsync(image, cancellationToken);
+        }
+        catch (InvalidDataException)
+        {
+            // The header was readable, the pixels were not.
+            throw ImageUpload.Undecodable(image.Length);
+        }
+        return Results.Ok(PredictionResponse.From(classifier.ClassNames, scores, top));
+    }
+    catch (UploadException e)
+    {
+        return Results.Problem(statusCode: e.StatusCode, title: e.Title, detail: e.Message);
+    }
+});
+
+app.MapGet("/health", (ImageClassifier classifier) =>
+    Results.Ok(new { status = "ok", student = classifier.StudentName, classes = classifier.ClassNames.Count, imageSize = classifier.ImageSize }));
+
+app.Run();
+
+/// <summary>Visible to WebApplicationFactory in the tests.</summary>
+public partial class Program;
