@@ -34,7 +34,7 @@ public sealed class CrossAttentionProjector : nn.Module<Tensor, Tensor?, Tensor>
         nn.Module<Tensor, Tensor> stemNorm = options.Stem == ProjectorStem.BatchNorm ? nn.BatchNorm2d(cs) : new LayerNorm2d(cs);
         proj_student = nn.Sequential(nn.Conv2d(cs, cs, 3, stride: 1, padding: 1), stemNorm, nn.ReLU());
         pos_embed = nn.Parameter(zeros(1, cs, options.StudentHeight, options.StudentWidth));
-        nn.init.trunc_normal_(pos_embed, std: 0.02);
+        TruncatedNormal.Fill(pos_embed, 0.02);
         query = options.SelfLearnedQueries ? nn.Embedding(options.QueryCount, ct) : null;
         proj_pos = nn.Sequential(nn.Conv2d(ct, ct, 1), nn.ReLU());
         attn = new ProjectorAttention(ct, cs, options.Heads, options.SoftmaxScale);

@@ -97,11 +97,11 @@ public sealed class ConvNeXt : VisionModel
             switch (module)
             {
                 case Conv2d conv:
-                    nn.init.trunc_normal_(conv.weight, std: 0.02);
+                    TruncatedNormal.Fill(conv.weight, 0.02);
                     nn.init.zeros_(conv.bias!);
                     break;
                 case Linear linear:
-                    nn.init.trunc_normal_(linear.weight, std: 0.02);
+                    TruncatedNormal.Fill(linear.weight, 0.02);
                     nn.init.zeros_(linear.bias!);
                     break;
             }
