@@ -162,13 +162,14 @@ public sealed class InputHandlingTests(TrainedPipeline trained) : IClassFixture<
         var ml = trained.Context;
         using var engine = ml.Model.CreatePredictionEngine<ImageRow, Prediction>(trained.Model, Shared);
         var rows = ml.Data.CreateEnumerable<ImageRow>(trained.Test, reuseRowObject: false).ToList();
-        for (var i = 0; i < 300; i++)
+        for (var i = 0; i < 500; i++)
             engine.Predict(rows[i % rows.Count]);
         var before = Resident();
         for (var i = 0; i < 2000; i++)
             engine.Predict(rows[i % rows.Count]);
         var growth = Resident() - before;
-        Assert.True(growth < 40L << 20, $"RSS grew by {growth >> 20} MB over 2,000 predictions");
+        // Leaking even one 64×64 input tensor per call would add ~100 MB; allocator noise on a busy machine stays far below.
+        Assert.True(growth < 64L << 20, $"RSS grew by {growth >> 20} MB over 2,000 predictions");
     }
 
     static long Resident()
