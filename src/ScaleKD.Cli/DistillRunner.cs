@@ -60,6 +60,7 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
                 ValidationSet = validation,
                 CheckpointDirectory = settings.CheckpointDirectory is { } c ? Path.Combine(c, method.ToString()) : null,
                 Optimizer = settings.LearningRate is { } lr ? new OptimizerRecipe { Kind = OptimizerKind.AdamW, LearningRate = lr, WeightDecay = 0.05 } : null,
+                TeacherOptimizer = settings.TeacherLearningRate is { } teacherLr ? new OptimizerRecipe { Kind = OptimizerKind.AdamW, LearningRate = teacherLr, WeightDecay = 0.05 } : null,
                 Augmentation = settings.Augment switch
                 {
                     "none" => AugmentationOptions.Disabled(settings.ImageSize),
@@ -90,7 +91,7 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
     /// <summary>Where a from-scratch teacher for these settings and data is cached.</summary>
     public static string CachedTeacherPath(DistillSettings settings, ImageDataSet data)
     {
-        var key = $"{settings.Teacher}-{settings.ImageSize}px-{settings.TeacherEpochs}ep-{settings.TeacherTrainLimit?.ToString() ?? "all"}img-seed{settings.Seed}-{Fingerprint(settings, data)}";
+        var key = $"{settings.Teacher}-{settings.ImageSize}px-{settings.TeacherEpochs}ep-lr{settings.TeacherLearningRate ?? settings.LearningRate}-{settings.TeacherTrainLimit?.ToString() ?? "all"}img-seed{settings.Seed}-{Fingerprint(settings, data)}";
         return Path.Combine(TeacherCache, key + ".safetensors");
     }
 

@@ -25,6 +25,8 @@ public sealed record DistillSettings
     public int ImageSize { get; init; } = 64;
     /// <summary>Peak learning rate; null uses the official recipe scaled to the batch.</summary>
     public double? LearningRate { get; init; }
+    /// <summary>Peak learning rate of a from-scratch teacher; null: as the student's.</summary>
+    public double? TeacherLearningRate { get; init; }
     /// <summary>Class-balanced training subset for the student (the teacher sees all training data).</summary>
     public int? TrainLimit { get; init; }
     /// <summary>Class-balanced subset of training images for a from-scratch teacher; null: all of them.</summary>
@@ -48,7 +50,7 @@ public sealed record DistillSettings
     /// <summary>The default with no arguments: Fashion-MNIST, data-limited student, finishes in about ten minutes on two CPU cores.</summary>
     public static DistillSettings Quick { get; } = new()
     {
-        Teacher = "vit_pico_patch4_32",
+        Teacher = "swin_pico_patch2_window4_32",
         TeacherEpochs = 4,
         Student = "resnet_pico",
         Method = DistillationMethod.ScaleKD,
@@ -56,6 +58,7 @@ public sealed record DistillSettings
         BatchSize = 64,
         ImageSize = 64,
         LearningRate = 5e-3,
+        TeacherLearningRate = 2e-3,
         TrainLimit = 3000,
         TeacherTrainLimit = 10000,
         Augment = "light",

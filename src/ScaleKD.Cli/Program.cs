@@ -20,6 +20,7 @@ var epochs = new Option<int?>("--epochs") { Description = "Student epochs." };
 var batch = new Option<int?>("--batch") { Description = "Images per step." };
 var imageSize = new Option<int?>("--image-size") { Description = "Square image size in pixels (CNN students need 64 or more for ScaleKD)." };
 var learningRate = new Option<double?>("--lr") { Description = "Peak learning rate (AdamW); default: the official recipe for the student, scaled to the batch." };
+var teacherLearningRate = new Option<double?>("--teacher-lr") { Description = "Peak learning rate of a from-scratch teacher (default: as --lr; 2e-3 in the quick preset)." };
 var trainLimit = new Option<int?>("--train-limit") { Description = "Class-balanced subset of training images for the student (the teacher still sees all)." };
 var teacherTrainLimit = new Option<int?>("--teacher-train-limit") { Description = "Class-balanced subset of training images a from-scratch teacher learns from (default: all; 20000 in the quick preset)." };
 var validationLimit = new Option<int?>("--validation-limit") { Description = "At most this many validation images." };
@@ -35,7 +36,7 @@ var output = new Option<string>("--output") { Description = "Folder for model.zi
 
 var distill = new Command("distill", "Distil a teacher into a student; writes model.zip, report.md and PNG plots.")
 {
-    data, preset, teacher, teacherWeights, teacherEpochs, student, method, epochs, batch, imageSize, learningRate, trainLimit,
+    data, preset, teacher, teacherWeights, teacherEpochs, student, method, epochs, batch, imageSize, learningRate, teacherLearningRate, trainLimit,
     teacherTrainLimit, validationLimit, seed, device, checkpoints, resume, augment, baseline, output,
 };
 distill.SetAction(result => Run(result.GetValue(verbose), () =>
@@ -69,7 +70,7 @@ var methods = new Option<DistillationMethod[]>("--methods") { Description = "Met
 var seeds = new Option<int>("--seeds") { Description = "Runs per student and method (seeds 0…N−1).", DefaultValueFactory = _ => 3 };
 var compare = new Command("compare", "Run several methods × students × seeds with the same teacher and write a mean ± std table (compare.md).")
 {
-    data, teacher, teacherWeights, teacherEpochs, students, methods, seeds, epochs, batch, imageSize, learningRate, trainLimit, teacherTrainLimit,
+    data, teacher, teacherWeights, teacherEpochs, students, methods, seeds, epochs, batch, imageSize, learningRate, teacherLearningRate, trainLimit, teacherTrainLimit,
     validationLimit, device, augment, output,
 };
 compare.SetAction(result => Run(result.GetValue(verbose), () =>
@@ -111,6 +112,7 @@ DistillSettings Settings(ParseResult result, bool forceQuickDefaults = false)
         BatchSize = result.GetValue(batch) ?? basis.BatchSize,
         ImageSize = result.GetValue(imageSize) ?? basis.ImageSize,
         LearningRate = result.GetValue(learningRate) ?? basis.LearningRate,
+        TeacherLearningRate = result.GetValue(teacherLearningRate) ?? basis.TeacherLearningRate,
         TrainLimit = result.GetValue(trainLimit) ?? basis.TrainLimit,
         TeacherTrainLimit = result.GetValue(teacherTrainLimit) ?? basis.TeacherTrainLimit,
         ValidationLimit = result.GetValue(validationLimit) ?? basis.ValidationLimit,

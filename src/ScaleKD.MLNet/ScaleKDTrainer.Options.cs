@@ -82,6 +82,9 @@ public sealed partial class ScaleKDTrainer
         /// <summary>Optimizer; null: the official recipe for the student family, learning rate scaled to the batch size.</summary>
         public OptimizerRecipe? Optimizer;
 
+        /// <summary>Optimizer of a teacher trained from scratch; null: the same choice as <see cref="Optimizer"/>, applied to the teacher's family.</summary>
+        public OptimizerRecipe? TeacherOptimizer;
+
         /// <summary>Warm-up epochs; null: the official share of the run.</summary>
         public double? WarmupEpochs;
 
@@ -106,14 +109,15 @@ public sealed partial class ScaleKDTrainer
         /// <summary>Rows scored per forward pass by the fitted transformer's <c>Transform</c>.</summary>
         public int ScoringBatchSize = 32;
 
-        internal DistillationOptions ToDistillationOptions(DistillationMethod method, int epochs, int seed, string? checkpointDirectory, Torch.Native.TorchBackendOptions backend) => new()
+        internal DistillationOptions ToDistillationOptions(DistillationMethod method, int epochs, int seed, string? checkpointDirectory,
+            Torch.Native.TorchBackendOptions backend, OptimizerRecipe? optimizer) => new()
         {
             Method = method,
             ScaleKD = Loss,
             Epochs = epochs,
             BatchSize = BatchSize,
             Seed = seed,
-            Optimizer = Optimizer,
+            Optimizer = optimizer,
             WarmupEpochs = WarmupEpochs,
             GradientClipNorm = GradientClipNorm,
             DisableEma = DisableEma,

@@ -99,7 +99,7 @@ public sealed partial class ScaleKDTrainer : IEstimator<ScaleKDTransformer>
         using var teacher = o.Method == DistillationMethod.None ? null
             : PrepareTeacher(modelOptions, classNames, teacherTrain, validation, seed, backend, channel, progress, cancellation.Token);
         var student = ModelRegistry.Create(o.Student, modelOptions);
-        var result = new DistillationTrainer(o.ToDistillationOptions(o.Method, o.Epochs, seed, o.CheckpointDirectory, BackendOptions.From(_host)))
+        var result = new DistillationTrainer(o.ToDistillationOptions(o.Method, o.Epochs, seed, o.CheckpointDirectory, BackendOptions.From(_host), o.Optimizer))
             .Fit(student, teacher, train, validation, progress, cancellation.Token);
         if (train.SkippedImages > 0)
             channel.Warning($"Skipped {train.SkippedImages} row visits whose image could not be decoded.");
@@ -140,7 +140,8 @@ public sealed partial class ScaleKDTrainer : IEstimator<ScaleKDTransformer>
 
         channel.Info($"ScaleKD: no teacher weights given; training {o.Teacher} from scratch for {o.TeacherEpochs} epochs.");
         var fresh = ModelRegistry.Create(o.Teacher, modelOptions);
-        var teacherRun = new DistillationTrainer(o.ToDistillationOptions(DistillationMethod.None, o.TeacherEpochs, seed, checkpointDirectory: null, BackendOptions.From(_host)))
+        var teacherRun = new DistillationTrainer(o.ToDistillationOptions(DistillationMethod.None, o.TeacherEpochs, seed, checkpointDirectory: null, BackendOptions.From(_host),
+                o.TeacherOptimizer ?? o.Optimizer))
             .Fit(fresh, null, train, validation, progress.ForTeacher(), cancellationToken);
         var accuracy = teacherRun.History.LastOrDefault(h => h.Epoch == (teacherRun.BestEpoch ?? h.Epoch))?.ValidationTop1;
         channel.Info($"ScaleKD: teacher trained" + (accuracy is { } a ? $", validation top-1 {a:P1}." : "."));
