@@ -47,20 +47,21 @@ public sealed record DistillSettings
     /// <summary>Where the zip, report and plots go.</summary>
     public string Output { get; init; } = "scalekd-output";
 
-    /// <summary>The default with no arguments: Fashion-MNIST, data-limited student, finishes in about ten minutes on two CPU cores.</summary>
+    /// <summary>The default with no arguments: Fashion-MNIST, a teacher trained on 20,000 images, a student that sees
+    /// 1,500; about five minutes on two CPU cores.</summary>
     public static DistillSettings Quick { get; } = new()
     {
         Teacher = "swin_pico_patch2_window4_32",
-        TeacherEpochs = 4,
+        TeacherEpochs = 5,
         Student = "resnet_pico",
         Method = DistillationMethod.ScaleKD,
-        Epochs = 8,
+        Epochs = 10,
         BatchSize = 64,
         ImageSize = 64,
         LearningRate = 5e-3,
         TeacherLearningRate = 2e-3,
-        TrainLimit = 3000,
-        TeacherTrainLimit = 10000,
+        TrainLimit = 1500,
+        TeacherTrainLimit = 20000,
         Augment = "light",
         ValidationLimit = 2000,
         Baseline = true,
