@@ -18,12 +18,13 @@ switch (arguments.Command)
         int size = arguments.Int("image-size", 64), batch = arguments.Int("batch", 32);
         int warmup = arguments.Int("warmup", 3), iterations = arguments.Int("iterations", 10);
         var methods = arguments.Get("methods", "ScaleKD,None").Split(',').Select(Enum.Parse<DistillationMethod>);
-        Console.WriteLine($"# distillation step, {teacher} -> {student}, {size} px, batch {batch}, {backend.Description}, torch threads {TorchSharp.torch.get_num_threads()}");
+        var bf16 = arguments.Flag("teacher-bf16");
+        Console.WriteLine($"# distillation step, {teacher} -> {student}, {size} px, batch {batch}, teacher {(bf16 ? "bfloat16" : "float32")}, {backend.Description}, torch threads {TorchSharp.torch.get_num_threads()}");
         Console.WriteLine("| method | median ms/step | images/s |");
         Console.WriteLine("|---|---|---|");
         foreach (var method in methods)
         {
-            var result = StepBenchmark.Run(teacher, student, method, size, batch, warmup, iterations, backend);
+            var result = StepBenchmark.Run(teacher, student, method, size, batch, warmup, iterations, backend, bf16);
             Console.WriteLine($"| {result.Method} | {result.MedianMilliseconds:F1} | {result.ImagesPerSecond:F1} |");
         }
         return 0;
@@ -36,7 +37,7 @@ switch (arguments.Command)
         return 0;
     }
     default:
-        Console.Error.WriteLine("usage: ScaleKD.Bench step [--teacher NAME] [--student NAME] [--image-size N] [--batch N] [--methods ScaleKD,None] [--threads N] [--cuda]\n" +
+        Console.Error.WriteLine("usage: ScaleKD.Bench step [--teacher NAME] [--student NAME] [--image-size N] [--batch N] [--methods ScaleKD,None] [--teacher-bf16] [--threads N] [--cuda]\n" +
                                 "       ScaleKD.Bench inference [--student NAME] [--image-size N] [--rows N] [--batch N] [--engine-calls N] [--threads N] [--cuda]");
         return 2;
 }

@@ -16,11 +16,15 @@ static class StepBenchmark
 {
     public sealed record Result(string Method, double MedianMilliseconds, double ImagesPerSecond);
 
-    public static Result Run(string teacherName, string studentName, DistillationMethod method, int imageSize, int batch, int warmup, int iterations, TorchBackendInfo backend)
+    /// <param name="teacherBFloat16">Run the frozen teacher in bfloat16, as the trainer does on CUDA.</param>
+    public static Result Run(string teacherName, string studentName, DistillationMethod method, int imageSize, int batch, int warmup, int iterations,
+        TorchBackendInfo backend, bool teacherBFloat16)
     {
         manual_seed(0);
         var options = new ModelOptions(NumClasses: 10, ImageSize: imageSize);
         using var teacher = ModelRegistry.Create(teacherName, options).to(backend.Device);
+        if (teacherBFloat16)
+            teacher.to(ScalarType.BFloat16);
         using var student = ModelRegistry.Create(studentName, options).to(backend.Device);
         using var objective = DistillationObjectives.Create(method, student, teacher);
         objective.to(backend.Device);

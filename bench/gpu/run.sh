@@ -4,7 +4,9 @@
 # libtorch (SCALEKD_LIBTORCH_DIR), the route README's "CPU and CUDA" section describes.
 #
 #   bash bench/gpu/run.sh                    # swin_large_patch4_window7_224 -> resnet50, 224 px, batch 64, CUDA
-#   DEVICE=cpu TEACHER=swin_pico_patch2_window4_32 STUDENT=resnet_pico SIZE=64 BATCH=16 bash bench/gpu/run.sh   # dry run
+#   DEVICE=cpu BF16=0 TEACHER=swin_pico_patch2_window4_32 STUDENT=resnet_pico SIZE=64 BATCH=16 \
+#     SCALEKD_LIBTORCH_DIR=~/.nuget/packages/libtorch-cpu-linux-x64/2.10.0/runtimes/linux-x64/native PYTHON=/usr/bin/python3 \
+#     bash bench/gpu/run.sh                                                                # dry run on the CPU
 #
 # Set SCALEKD_BENCH_DLL to a published ScaleKD.Bench.dll to skip publishing (for machines without the .NET SDK,
 # carrying a published app and a .NET runtime).
@@ -28,10 +30,16 @@ fi
 cuda_flag=""
 [ "$device" = "cuda" ] && cuda_flag="--cuda"
 
-echo "## .NET (TorchSharp on $libtorch)"
-SCALEKD_LIBTORCH_DIR="$libtorch" dotnet "$dll" step --teacher "$teacher" --student "$student" --image-size "$size" \
-  --batch "$batch" --iterations "$iterations" $cuda_flag
-echo
-echo "## PyTorch"
-"$python" "$root/bench/reference/scalekd_step_timm.py" --teacher "$teacher" --student "$student" --image-size "$size" \
-  --batch "$batch" --iterations "$iterations" --device "$device"
+# Float32 teacher first, then the bfloat16 teacher the trainer uses on CUDA (BF16=0 skips it).
+precisions=("")
+[ "${BF16:-1}" = "1" ] && precisions+=("--teacher-bf16")
+for precision in "${precisions[@]}"; do
+  echo "## .NET (TorchSharp on $libtorch) $precision"
+  SCALEKD_LIBTORCH_DIR="$libtorch" dotnet "$dll" step --teacher "$teacher" --student "$student" --image-size "$size" \
+    --batch "$batch" --iterations "$iterations" $cuda_flag $precision
+  echo
+  echo "## PyTorch $precision"
+  "$python" "$root/bench/reference/scalekd_step_timm.py" --teacher "$teacher" --student "$student" --image-size "$size" \
+    --batch "$batch" --iterations "$iterations" --device "$device" $precision
+  echo
+done

@@ -25,18 +25,28 @@ parser.add_argument("--batch", type=int, default=32)
 parser.add_argument("--device", default="cpu")
 parser.add_argument("--warmup", type=int, default=3)
 parser.add_argument("--iterations", type=int, default=10)
+parser.add_argument("--teacher-bf16", action="store_true", help="run the frozen teacher in bfloat16, as the .NET trainer does on CUDA")
 args = parser.parse_args()
 device = torch.device(args.device)
 size = args.image_size
 
 
 class SwinTeacher:
-    """A timm (or reference) Swin as a ScaleKD teacher: stage-4 map, logits, and its last stage from stage-3 tokens."""
+    """A timm (or reference) Swin as a ScaleKD teacher: stage-4 map, logits, and its last stage from stage-3 tokens,
+    computed in the teacher's dtype and returned in float32."""
 
     def __init__(self, model, timm_layout):
         self.model, self.timm_layout = model, timm_layout
+        self.dtype = next(model.parameters()).dtype
 
     def stages_and_logits(self, images):
+        stages, logits = self._stages_and_logits(images.to(self.dtype))
+        return [s.float() for s in stages], logits.float()
+
+    def from_stage3(self, tokens, h, w):
+        return self._from_stage3(tokens.to(self.dtype), h, w).float()
+
+    def _stages_and_logits(self, images):
         if not self.timm_layout:
             stages, _, logits = self.model.forward_stages(images)
             return stages, logits
@@ -50,7 +60,7 @@ class SwinTeacher:
         logits = self.model.forward_head(x)
         return [s.permute(0, 3, 1, 2) for s in stages], logits
 
-    def from_stage3(self, tokens, h, w):
+    def _from_stage3(self, tokens, h, w):
         if not self.timm_layout:
             return self.model.forward_from_stage(tokens, 3)
         x = tokens.reshape(tokens.shape[0], h, w, tokens.shape[-1])
@@ -73,12 +83,17 @@ def create(name):
         }
         if name not in fallback:
             sys.exit(f"timm is not installed; without it only {', '.join(fallback)} are available")
+        if args.teacher_bf16:
+            sys.exit("--teacher-bf16 needs timm's models (the reference Swin keeps float32 masks); run the dry run with BF16=0")
         return fallback[name](), False
 
 
 teacher_model, timm_teacher = create(args.teacher)
 student, timm_student = create(args.student)
-teacher = SwinTeacher(teacher_model.to(device).eval(), timm_teacher)
+teacher_model = teacher_model.to(device).eval()
+if args.teacher_bf16:
+    teacher_model = teacher_model.to(torch.bfloat16)
+teacher = SwinTeacher(teacher_model, timm_teacher)
 student = student.to(device).train()
 for p in teacher_model.parameters():
     p.requires_grad_(False)
@@ -149,7 +164,7 @@ def time_step(step):
 
 
 print(f"# PyTorch {torch.__version__} ({'timm' if timm_teacher else 'reference models'}), {args.teacher} -> {args.student}, "
-      f"{size} px, batch {args.batch}, {device}")
+      f"{size} px, batch {args.batch}, teacher {'bfloat16' if args.teacher_bf16 else 'float32'}, {device}")
 print("| method | median ms/step | images/s |")
 print("|---|---|---|")
 for name, step in (("ScaleKD", scalekd_step), ("None", student_step)):
