@@ -39,7 +39,7 @@ for precision in "${precisions[@]}"; do
     --batch "$batch" --iterations "$iterations" $cuda_flag $precision
   echo
   echo "## PyTorch $precision"
-  "$python" "$root/bench/reference/scalekd_step_timm.py" --teacher "$teacher" --student "$student" --image-size "$size" \
+  "$python" "$root/bench/reference/scalekd_step.py" --teacher "$teacher" --student "$student" --image-size "$size" \
     --batch "$batch" --iterations "$iterations" --device "$device" $precision
   echo
 done

@@ -1,8 +1,11 @@
-"""The PyTorch side of `ScaleKD.Bench step`: the same distillation step (teacher forward under no_grad, student
-forward and backward, the four projectors, TPP through the teacher's stage 4, an AdamW step) on the same tiny pair,
-with the reference implementation in tests/reference. Warm-up, then the median of the timed iterations.
+"""The PyTorch side of `ScaleKD.Bench step` and of bench/gpu/run.sh: one ScaleKD step (teacher forward, student forward and backward, four
+Cross Attention Projectors, TPP through the teacher's own last stage, AdamW) with timm's models, on CPU or CUDA.
+Without timm (Debian's CPU torch) it falls back to the hand-written pico models of tests/reference, so the script can
+be dry-run anywhere.
 
-    /usr/bin/python3 bench/reference/scalekd_step.py [--batch 32] [--iterations 10]
+    /usr/bin/python3 bench/reference/scalekd_step.py --batch 32 --threads 2          # CPU, the pico pair
+    python3 bench/reference/scalekd_step.py --teacher swin_large_patch4_window7_224 --student resnet50 \\
+        --image-size 224 --batch 64 --device cuda
 """
 import argparse
 import os
@@ -11,38 +14,146 @@ import sys
 import time
 
 import torch
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "reference"))
-from cases_cnn import BasicBlock, ResNet  # noqa: E402
-from cases_pairs import ScaleKDReference  # noqa: E402
-from cases_tokens import Swin  # noqa: E402
+import distill_ref as ref  # noqa: E402
 
 parser = argparse.ArgumentParser()
+parser.add_argument("--teacher", default="swin_pico_patch2_window4_32")
+parser.add_argument("--student", default="resnet_pico")
+parser.add_argument("--image-size", type=int, default=64)
 parser.add_argument("--batch", type=int, default=32)
+parser.add_argument("--device", default="cpu")
 parser.add_argument("--warmup", type=int, default=3)
 parser.add_argument("--iterations", type=int, default=10)
 parser.add_argument("--threads", type=int, default=0, help="intra-op threads; 0 keeps torch's default")
+parser.add_argument("--teacher-bf16", action="store_true", help="run the frozen teacher in bfloat16, as the .NET trainer does on CUDA")
 args = parser.parse_args()
 if args.threads:
     torch.set_num_threads(args.threads)
+device = torch.device(args.device)
+size = args.image_size
 
-torch.manual_seed(0)
-size = 64
-teacher = Swin(size, 2, 4, 8, [2, 2, 1, 1], [2, 2, 4, 4], 10)
-student = ResNet(BasicBlock, (1, 1, 1, 1), (8, 16, 24, 32), num_classes=10)
-loss_module = ScaleKDReference(teacher, student, [(8, 32, 32), (16, 16, 16), (32, 8, 8), (64, 4, 4)],
-                               [(8, 16, 16), (16, 8, 8), (24, 4, 4), (32, 2, 2)], (0.08, 0.06), (8, 1))
-for p in teacher.parameters():
+
+class SwinTeacher:
+    """A timm (or reference) Swin as a ScaleKD teacher: stage-4 map, logits, and its last stage from stage-3 tokens,
+    computed in the teacher's dtype and returned in float32."""
+
+    def __init__(self, model, timm_layout):
+        self.model, self.timm_layout = model, timm_layout
+        self.dtype = next(model.parameters()).dtype
+
+    def stages_and_logits(self, images):
+        stages, logits = self._stages_and_logits(images.to(self.dtype))
+        return [s.float() for s in stages], logits.float()
+
+    def from_stage3(self, tokens, h, w):
+        return self._from_stage3(tokens.to(self.dtype), h, w).float()
+
+    def _stages_and_logits(self, images):
+        if not self.timm_layout:
+            stages, _, logits = self.model.forward_stages(images)
+            return stages, logits
+        x = self.model.patch_embed(images)
+        stages = []
+        for layer in self.model.layers:
+            x = layer(x)
+            stages.append(x)
+        x = self.model.norm(x)
+        stages[-1] = x
+        logits = self.model.forward_head(x)
+        return [s.permute(0, 3, 1, 2) for s in stages], logits
+
+    def _from_stage3(self, tokens, h, w):
+        if not self.timm_layout:
+            return self.model.forward_from_stage(tokens, 3)
+        x = tokens.reshape(tokens.shape[0], h, w, tokens.shape[-1])
+        x = self.model.norm(self.model.layers[3](x))
+        return x.flatten(1, 2)
+
+
+def create(name):
+    try:
+        import timm
+        model = timm.create_model(name, pretrained=False, num_classes=10, img_size=size) if "swin" in name or "vit" in name \
+            else timm.create_model(name, pretrained=False, num_classes=10)
+        return model, True
+    except ImportError:
+        from cases_cnn import BasicBlock, ResNet
+        from cases_tokens import Swin
+        fallback = {
+            "swin_pico_patch2_window4_32": lambda: Swin(size, 2, 4, 8, [2, 2, 1, 1], [2, 2, 4, 4], 10),
+            "resnet_pico": lambda: ResNet(BasicBlock, (1, 1, 1, 1), (8, 16, 24, 32), num_classes=10),
+        }
+        if name not in fallback:
+            sys.exit(f"timm is not installed; without it only {', '.join(fallback)} are available")
+        if args.teacher_bf16:
+            sys.exit("--teacher-bf16 needs timm's models (the reference Swin keeps float32 masks); run the dry run with BF16=0")
+        return fallback[name](), False
+
+
+teacher_model, timm_teacher = create(args.teacher)
+student, timm_student = create(args.student)
+teacher_model = teacher_model.to(device).eval()
+if args.teacher_bf16:
+    teacher_model = teacher_model.to(torch.bfloat16)
+teacher = SwinTeacher(teacher_model, timm_teacher)
+student = student.to(device).train()
+for p in teacher_model.parameters():
     p.requires_grad_(False)
-teacher.eval()
-student.train()
-images = torch.randn(args.batch, 3, size, size)
-labels = torch.randint(0, 10, (args.batch,))
+
+captured = {}
+if timm_student:
+    student.layer3.register_forward_hook(lambda m, i, o: captured.__setitem__("s3", o))
+    student.layer4.register_forward_hook(lambda m, i, o: captured.__setitem__("s4", o))
 
 
-def run(step):
-    optimizer = torch.optim.AdamW(list(student.parameters()) + list(loss_module.parameters()), 1e-3, weight_decay=0.05)
+def student_forward(images):
+    if not timm_student:
+        stages, _, logits = student.forward_stages(images)
+        return stages[2], stages[3], logits
+    logits = student(images)
+    return captured["s3"], captured["s4"], logits
+
+
+images = torch.randn(args.batch, 3, size, size, device=device)
+labels = torch.randint(0, 10, (args.batch,), device=device)
+with torch.no_grad():
+    t_stages, _ = teacher.stages_and_logits(images)
+    s3, s4, _ = student_forward(images)
+t3, t4 = t_stages[2].shape[1:], t_stages[3].shape[1:]
+
+
+def heads(channels, head_dim):
+    return channels // head_dim if channels % head_dim == 0 else max(d for d in range(1, 9) if channels % d == 0)
+
+
+projectors = torch.nn.ModuleDict({
+    f"s{stage}_{view}": ref.CrossAttentionProjector(
+        s.shape[1], tuple(s.shape[2:]), t[0], tuple(t[1:]), heads(t[0], 48 if stage == 3 else 64), 5.0, False, stage == 3)
+    for view in ("spatial", "frequency") for stage, s, t in ((3, s3, t3), (4, s4, t4))}).to(device).train()
+optimizer = torch.optim.AdamW(list(student.parameters()) + list(projectors.parameters()), 1e-3, weight_decay=0.05)
+
+
+def scalekd_step():
+    with torch.no_grad():
+        stages, zt = teacher.stages_and_logits(images)
+    target = stages[3]
+    s3_map, s4_map, zs = student_forward(images)
+    loss = 0.5 * torch.nn.functional.cross_entropy(zs, labels) + 0.5 * ref.soft_target_loss(zs, zt, 1.0)
+    for view, alpha, view_loss in (("spatial", 0.08, ref.spatial_loss), ("frequency", 0.06, ref.frequency_loss)):
+        proxy = teacher.from_stage3(projectors[f"s3_{view}"](s3_map), t3[1], t3[2])
+        loss = loss + view_loss(ref.tokens_to_map(proxy, t4[1], t4[2]), target, alpha)
+        direct = projectors[f"s4_{view}"](s4_map, proxy)
+        loss = loss + view_loss(ref.tokens_to_map(direct, t4[1], t4[2]), target, alpha)
+    return loss
+
+
+def student_step():
+    return torch.nn.functional.cross_entropy(student_forward(images)[2], labels)
+
+
+def time_step(step):
     times = []
     for i in range(args.warmup + args.iterations):
         start = time.perf_counter()
@@ -56,17 +167,10 @@ def run(step):
     return statistics.median(times)
 
 
-def scalekd():
-    return sum(loss_module(images, labels).values())
-
-
-def student_only():
-    return F.cross_entropy(student.forward_stages(images)[2], labels)
-
-
-print(f"# PyTorch {torch.__version__}, threads {torch.get_num_threads()}, batch {args.batch}, {size} px")
+print(f"# PyTorch {torch.__version__} ({'timm' if timm_teacher else 'reference models'}), {args.teacher} -> {args.student}, "
+      f"{size} px, batch {args.batch}, teacher {'bfloat16' if args.teacher_bf16 else 'float32'}, {device}")
 print("| method | median ms/step | images/s |")
 print("|---|---|---|")
-for name, step in (("ScaleKD", scalekd), ("None", student_only)):
-    ms = run(step)
+for name, step in (("ScaleKD", scalekd_step), ("None", student_step)):
+    ms = time_step(step)
     print(f"| {name} | {ms:.1f} | {args.batch / ms * 1000:.1f} |")

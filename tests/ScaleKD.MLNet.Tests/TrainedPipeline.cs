@@ -7,18 +7,6 @@ using ScaleKD.Torch.Training.Optimization;
 
 namespace ScaleKD.MLNet.Tests;
 
-public sealed class ImageRow
-{
-    [LoadColumn(0)] public string Label { get; set; } = "";
-    [LoadColumn(1)] public string ImagePath { get; set; } = "";
-}
-
-public sealed class Prediction
-{
-    public float[] Score { get; set; } = [];
-    public string PredictedLabel { get; set; } = "";
-}
-
 /// <summary>
 /// The README pipeline (MapValueToKey → LoadImages → ScaleKD → MapKeyToValue) fitted once on the PNG folder with a
 /// tiny teacher (trained from scratch) and student at 64 px, saved as a zip, shared by the tests of a class.

@@ -8,18 +8,6 @@ using ScaleKD.Torch.Training.Optimization;
 
 namespace ScaleKD.Samples.Tests;
 
-public sealed class ImageRow
-{
-    [LoadColumn(0)] public string Label { get; set; } = "";
-    [LoadColumn(1)] public string ImagePath { get; set; } = "";
-}
-
-public sealed class Prediction
-{
-    public float[] Score { get; set; } = [];
-    public string PredictedLabel { get; set; } = "";
-}
-
 /// <summary>
 /// A model zip as a user would have one: the README pipeline (MapValueToKey → LoadImages → ScaleKD → MapKeyToValue)
 /// fitted once on the Fashion-MNIST PNG folder. The student alone (Method None) for two epochs at 64 px keeps it to
