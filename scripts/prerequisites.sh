@@ -11,6 +11,8 @@ fi
 packages=()
 # Fashion-MNIST, the default data set of the main job and the training tests.
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || packages+=(dataset-fashion-mnist)
+# A font for the text in the report's PNG plots.
+[ -d /usr/share/fonts/truetype/dejavu ] || packages+=(fonts-dejavu-core)
 
 if [ ${#packages[@]} -gt 0 ]; then
   sudo=""
