@@ -116,10 +116,15 @@ static class InferenceBenchmark
             var rawSingle = RawSingle();
             var engineSingle = EngineSingle();
 
-            var before = Resident();
+            // RSS after every fifth of the calls: a leak shows as a steady climb, not only as an end-to-end difference.
+            var resident = new List<long> { Resident() };
             for (var i = 0; i < engineCalls; i++)
+            {
                 engine.Predict(new Row { ImagePath = paths[i % paths.Count] });
-            var after = Resident();
+                if ((i + 1) % Math.Max(1, engineCalls / 5) == 0)
+                    resident.Add(Resident());
+            }
+            long before = resident[0], after = resident[^1];
 
             Console.WriteLine($"# inference, {studentName}, {imageSize} px, {rows} PNG rows, batch {batch}, {backend.Description}, torch threads {get_num_threads()}");
             Console.WriteLine("| measure | value | ratio |");
@@ -129,7 +134,7 @@ static class InferenceBenchmark
             Console.WriteLine($"| ML.NET batched Transform (decode included) | {viaTransform:F1} rows/s | {viaTransform / rawReady:F2} (vs decode + forward: {viaTransform / rawDecode:F2}) |");
             Console.WriteLine($"| raw single-image decode + forward | {rawSingle:F2} ms | 1.00 |");
             Console.WriteLine($"| PredictionEngine.Predict | {engineSingle:F2} ms | {engineSingle / rawSingle:F2} |");
-            Console.WriteLine($"| RSS across {engineCalls} PredictionEngine calls | {before >> 20} MB → {after >> 20} MB | {(after - before) / (double)(1 << 20):+0.0;-0.0} MB |");
+            Console.WriteLine($"| RSS across {engineCalls} PredictionEngine calls | {string.Join(" → ", resident.Select(r => $"{r >> 20}"))} MB | {(after - before) / (double)(1 << 20):+0.0;-0.0} MB |");
             engine.Dispose();
         }
         finally

@@ -19,12 +19,14 @@ switch (arguments.Command)
         int warmup = arguments.Int("warmup", 3), iterations = arguments.Int("iterations", 10);
         var methods = arguments.Get("methods", "ScaleKD,None").Split(',').Select(Enum.Parse<DistillationMethod>);
         var bf16 = arguments.Flag("teacher-bf16");
-        Console.WriteLine($"# distillation step, {teacher} -> {student}, {size} px, batch {batch}, teacher {(bf16 ? "bfloat16" : "float32")}, {backend.Description}, torch threads {TorchSharp.torch.get_num_threads()}");
+        var channelsLast = arguments.Flag("channels-last");
+        Console.WriteLine($"# distillation step, {teacher} -> {student}, {size} px, batch {batch}, teacher {(bf16 ? "bfloat16" : "float32")}, " +
+                          $"{(channelsLast ? "channels-last" : "contiguous")} images, {backend.Description}, torch threads {TorchSharp.torch.get_num_threads()}");
         Console.WriteLine("| method | median ms/step | images/s |");
         Console.WriteLine("|---|---|---|");
         foreach (var method in methods)
         {
-            var result = StepBenchmark.Run(teacher, student, method, size, batch, warmup, iterations, backend, bf16);
+            var result = StepBenchmark.Run(teacher, student, method, size, batch, warmup, iterations, backend, bf16, channelsLast);
             Console.WriteLine($"| {result.Method} | {result.MedianMilliseconds:F1} | {result.ImagesPerSecond:F1} |");
         }
         return 0;
@@ -37,7 +39,7 @@ switch (arguments.Command)
         return 0;
     }
     default:
-        Console.Error.WriteLine("usage: ScaleKD.Bench step [--teacher NAME] [--student NAME] [--image-size N] [--batch N] [--methods ScaleKD,None] [--teacher-bf16] [--threads N] [--cuda]\n" +
+        Console.Error.WriteLine("usage: ScaleKD.Bench step [--teacher NAME] [--student NAME] [--image-size N] [--batch N] [--methods ScaleKD,None] [--teacher-bf16] [--channels-last] [--threads N] [--cuda]\n" +
                                 "       ScaleKD.Bench inference [--student NAME] [--image-size N] [--rows N] [--batch N] [--engine-calls N] [--threads N] [--cuda]");
         return 2;
 }

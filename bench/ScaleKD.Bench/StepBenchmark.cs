@@ -17,8 +17,11 @@ static class StepBenchmark
     public sealed record Result(string Method, double MedianMilliseconds, double ImagesPerSecond);
 
     /// <param name="teacherBFloat16">Run the frozen teacher in bfloat16, as the trainer does on CUDA.</param>
+    /// <param name="channelsLast">Give the step channels-last images. TorchSharp has no memory_format argument, so
+    /// the images are permuted to NHWC, made contiguous and viewed as NCHW again; oneDNN convolutions then keep that
+    /// layout through the network (a channels-last input is enough for them to choose it).</param>
     public static Result Run(string teacherName, string studentName, DistillationMethod method, int imageSize, int batch, int warmup, int iterations,
-        TorchBackendInfo backend, bool teacherBFloat16)
+        TorchBackendInfo backend, bool teacherBFloat16, bool channelsLast)
     {
         manual_seed(0);
         var options = new ModelOptions(NumClasses: 10, ImageSize: imageSize);
@@ -31,7 +34,8 @@ static class StepBenchmark
         student.train();
         var parameters = student.parameters().Concat(objective.parameters()).ToList();
         using var optimizer = optim.AdamW(parameters, 1e-3, weight_decay: 0.05);
-        using var images = randn(batch, 3, imageSize, imageSize, device: backend.Device);
+        using var contiguous = randn(batch, 3, imageSize, imageSize, device: backend.Device);
+        using var images = channelsLast ? contiguous.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2) : contiguous.alias();
         using var labels = randint(0, 10, batch, device: backend.Device);
 
         var times = new List<double>();

@@ -28,6 +28,7 @@ parser.add_argument("--warmup", type=int, default=3)
 parser.add_argument("--iterations", type=int, default=10)
 parser.add_argument("--threads", type=int, default=0, help="intra-op threads; 0 keeps torch's default")
 parser.add_argument("--teacher-bf16", action="store_true", help="run the frozen teacher in bfloat16, as the .NET trainer does on CUDA")
+parser.add_argument("--channels-last", action="store_true", help="channels-last images and student (CNN students)")
 args = parser.parse_args()
 if args.threads:
     torch.set_num_threads(args.threads)
@@ -35,13 +36,15 @@ device = torch.device(args.device)
 size = args.image_size
 
 
-class SwinTeacher:
-    """A timm (or reference) Swin as a ScaleKD teacher: stage-4 map, logits, and its last stage from stage-3 tokens,
-    computed in the teacher's dtype and returned in float32."""
+class Teacher:
+    """A timm (or reference) Swin or ViT as a ScaleKD teacher: stage-4 map, logits, and its last stage from stage-3
+    tokens, computed in the teacher's dtype and returned in float32."""
 
-    def __init__(self, model, timm_layout):
-        self.model, self.timm_layout = model, timm_layout
+    def __init__(self, name, model, timm_layout):
+        self.model, self.timm_layout, self.is_vit = model, timm_layout, name.startswith(("vit", "deit"))
         self.dtype = next(model.parameters()).dtype
+        # SCALEKD_SPEC's per-teacher feature weights (spatial, frequency): Swin 0.08/0.06, ViT 0.016/0.008.
+        self.alpha = (0.016, 0.008) if self.is_vit else (0.08, 0.06)
 
     def stages_and_logits(self, images):
         stages, logits = self._stages_and_logits(images.to(self.dtype))
@@ -54,6 +57,8 @@ class SwinTeacher:
         if not self.timm_layout:
             stages, _, logits = self.model.forward_stages(images)
             return stages, logits
+        if self.is_vit:
+            return self._timm_vit_stages(images)
         x = self.model.patch_embed(images)
         stages = []
         for layer in self.model.layers:
@@ -64,9 +69,24 @@ class SwinTeacher:
         logits = self.model.forward_head(x)
         return [s.permute(0, 3, 1, 2) for s in stages], logits
 
+    def _timm_vit_stages(self, images):
+        # The ViT's blocks in four equal groups, as ScaleKD.Torch's VisionTransformer names its stages.
+        m = self.model
+        x = m._pos_embed(m.patch_embed(images))
+        grid, per_stage, prefix = m.patch_embed.grid_size, len(m.blocks) // 4, m.num_prefix_tokens
+        stages = []
+        for s in range(4):
+            x = m.blocks[s * per_stage:(s + 1) * per_stage](x)
+            if s == 3:
+                x = m.norm(x)
+            stages.append(x[:, prefix:].transpose(1, 2).reshape(x.shape[0], x.shape[-1], *grid))
+        return stages, m.forward_head(x)
+
     def _from_stage3(self, tokens, h, w):
         if not self.timm_layout:
             return self.model.forward_from_stage(tokens, 3)
+        if self.is_vit:
+            return self.model.norm(self.model.blocks[3 * (len(self.model.blocks) // 4):](tokens))
         x = tokens.reshape(tokens.shape[0], h, w, tokens.shape[-1])
         x = self.model.norm(self.model.layers[3](x))
         return x.flatten(1, 2)
@@ -80,10 +100,12 @@ def create(name):
         return model, True
     except ImportError:
         from cases_cnn import BasicBlock, ResNet
-        from cases_tokens import Swin
+        from cases_tokens import Swin, VisionTransformer
         fallback = {
             "swin_pico_patch2_window4_32": lambda: Swin(size, 2, 4, 8, [2, 2, 1, 1], [2, 2, 4, 4], 10),
+            "vit_pico_patch4_32": lambda: VisionTransformer(size, 4, 32, 4, 2, 10),
             "resnet_pico": lambda: ResNet(BasicBlock, (1, 1, 1, 1), (8, 16, 24, 32), num_classes=10),
+            "resnet18": lambda: ResNet(BasicBlock, (2, 2, 2, 2), (64, 128, 256, 512), num_classes=10),
         }
         if name not in fallback:
             sys.exit(f"timm is not installed; without it only {', '.join(fallback)} are available")
@@ -97,8 +119,10 @@ student, timm_student = create(args.student)
 teacher_model = teacher_model.to(device).eval()
 if args.teacher_bf16:
     teacher_model = teacher_model.to(torch.bfloat16)
-teacher = SwinTeacher(teacher_model, timm_teacher)
+teacher = Teacher(args.teacher, teacher_model, timm_teacher)
 student = student.to(device).train()
+if args.channels_last:
+    student = student.to(memory_format=torch.channels_last)
 for p in teacher_model.parameters():
     p.requires_grad_(False)
 
@@ -117,6 +141,8 @@ def student_forward(images):
 
 
 images = torch.randn(args.batch, 3, size, size, device=device)
+if args.channels_last:
+    images = images.contiguous(memory_format=torch.channels_last)
 labels = torch.randint(0, 10, (args.batch,), device=device)
 with torch.no_grad():
     t_stages, _ = teacher.stages_and_logits(images)
@@ -141,7 +167,7 @@ def scalekd_step():
     target = stages[3]
     s3_map, s4_map, zs = student_forward(images)
     loss = 0.5 * torch.nn.functional.cross_entropy(zs, labels) + 0.5 * ref.soft_target_loss(zs, zt, 1.0)
-    for view, alpha, view_loss in (("spatial", 0.08, ref.spatial_loss), ("frequency", 0.06, ref.frequency_loss)):
+    for view, alpha, view_loss in (("spatial", teacher.alpha[0], ref.spatial_loss), ("frequency", teacher.alpha[1], ref.frequency_loss)):
         proxy = teacher.from_stage3(projectors[f"s3_{view}"](s3_map), t3[1], t3[2])
         loss = loss + view_loss(ref.tokens_to_map(proxy, t4[1], t4[2]), target, alpha)
         direct = projectors[f"s4_{view}"](s4_map, proxy)
@@ -168,7 +194,8 @@ def time_step(step):
 
 
 print(f"# PyTorch {torch.__version__} ({'timm' if timm_teacher else 'reference models'}), {args.teacher} -> {args.student}, "
-      f"{size} px, batch {args.batch}, teacher {'bfloat16' if args.teacher_bf16 else 'float32'}, {device}")
+      f"{size} px, batch {args.batch}, teacher {'bfloat16' if args.teacher_bf16 else 'float32'}, "
+      f"{'channels-last' if args.channels_last else 'contiguous'} images, {device}, threads {torch.get_num_threads()}")
 print("| method | median ms/step | images/s |")
 print("|---|---|---|")
 for name, step in (("ScaleKD", scalekd_step), ("None", student_step)):
