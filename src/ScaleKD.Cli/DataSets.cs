@@ -6,26 +6,31 @@ namespace ScaleKD.Cli;
 
 /// <summary>A labelled image data set as ML.NET data views of <see cref="ImageBytesRow"/>, streamed (never all in memory).</summary>
 /// <param name="Train">Training rows.</param>
-/// <param name="Validation">Held-out rows: Fashion-MNIST's test split, or a seeded share of an image folder or TSV.</param>
+/// <param name="Validation">Held-out rows checked after every epoch: <see cref="Test"/>, or a class-balanced part of it
+/// when a validation limit is given.</param>
+/// <param name="Test">All held-out rows (Fashion-MNIST's test split, or a fifth of an image folder or TSV): the final accuracy.</param>
 /// <param name="TeacherTrain">Rows a from-scratch teacher learns from (all training data, even when the student's is limited).</param>
 /// <param name="ClassNames">Class names in key order.</param>
 /// <param name="Description">What was loaded, for reports.</param>
-public sealed record ImageDataSet(IDataView Train, IDataView Validation, IDataView TeacherTrain, IReadOnlyList<string> ClassNames, string Description);
+public sealed record ImageDataSet(IDataView Train, IDataView Validation, IDataView Test, IDataView TeacherTrain, IReadOnlyList<string> ClassNames, string Description);
 
 /// <summary>Opens <c>--data</c>: a Fashion-MNIST IDX folder (the default), an image folder with one sub-folder per class,
-/// or a TSV of "label TAB image path" lines.</summary>
+/// or a TSV of "label TAB image path" lines. The subsets (held-out split, limited training set) are always drawn with
+/// the same seed, so runs with different training seeds see the same images and differ only in their own randomness.</summary>
 public static class DataSets
 {
+    const int SubsetSeed = 0;
+
     static readonly string[] ImageExtensions = [".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"];
 
     /// <param name="trainLimit">Use a class-balanced subset of this many training images (the data-limited regime).</param>
     /// <param name="validationLimit">Use at most this many validation images.</param>
     /// <param name="teacherTrainLimit">A from-scratch teacher learns from this many training images (class-balanced); null: all.</param>
-    public static ImageDataSet Open(MLContext ml, string? data, int? trainLimit, int? validationLimit, int seed, int? teacherTrainLimit = null)
+    public static ImageDataSet Open(MLContext ml, string? data, int? trainLimit, int? validationLimit, int? teacherTrainLimit = null)
     {
         data ??= FashionMnist.DefaultDirectory;
         if (Directory.Exists(data) && Directory.EnumerateFiles(data, "train-images-idx3-ubyte*").Any())
-            return OpenIdx(ml, data, trainLimit, validationLimit, seed, teacherTrainLimit);
+            return OpenIdx(ml, data, trainLimit, validationLimit, teacherTrainLimit);
         if (!Directory.Exists(data) && data == FashionMnist.DefaultDirectory)
             throw new CliException($"Fashion-MNIST is not installed at {data}.", "sudo apt-get install dataset-fashion-mnist (or pass --data FOLDER|FILE.tsv)");
         var rows = Directory.Exists(data) ? FolderRows(data)
@@ -36,15 +41,16 @@ public static class DataSets
         var classes = rows.Select(r => r.Label).Distinct().Order(StringComparer.Ordinal).ToList();
         if (classes.Count < 2)
             throw new CliException($"--data '{data}' has a single class ({classes[0]}).", "classification needs at least two classes");
-        var random = new Random(seed);
+        var random = new Random(SubsetSeed);
         var shuffled = rows.OrderBy(_ => random.Next()).ToList();
-        var validationCount = Math.Min(validationLimit ?? int.MaxValue, Math.Max(1, shuffled.Count / 5));
-        var validation = shuffled.Take(validationCount).ToList();
-        var train = shuffled.Skip(validationCount).ToList();
+        var heldOutCount = Math.Max(1, shuffled.Count / 5);
+        var test = shuffled.Take(heldOutCount).ToList();
+        var validation = test.Take(validationLimit ?? int.MaxValue).ToList();
+        var train = shuffled.Skip(heldOutCount).ToList();
         var limited = trainLimit is { } limit ? train.Take(limit).ToList() : train;
         var teacherTrain = teacherTrainLimit is { } teacherLimit ? train.Take(teacherLimit).ToList() : train;
-        return new ImageDataSet(FromFiles(ml, limited), FromFiles(ml, validation), FromFiles(ml, teacherTrain), classes,
-            $"{data}: {limited.Count} training and {validation.Count} validation images, {classes.Count} classes");
+        return new ImageDataSet(FromFiles(ml, limited), FromFiles(ml, validation), FromFiles(ml, test), FromFiles(ml, teacherTrain), classes,
+            $"{data}: {limited.Count} training images, {validation.Count} checked each epoch of {test.Count} held out, {classes.Count} classes");
     }
 
     /// <summary>MapValueToKey("Label") with keys in <paramref name="classNames"/> order (key i + 1 ↔ class i).</summary>
@@ -87,16 +93,16 @@ public static class DataSets
         }).ToList();
     }
 
-    static ImageDataSet OpenIdx(MLContext ml, string folder, int? trainLimit, int? validationLimit, int seed, int? teacherTrainLimit)
+    static ImageDataSet OpenIdx(MLContext ml, string folder, int? trainLimit, int? validationLimit, int? teacherTrainLimit)
     {
         var allTrain = FashionMnist.Train(folder);
-        var train = trainLimit is { } limit ? allTrain.TakeStratified(limit, seed) : allTrain;
-        var teacherTrain = teacherTrainLimit is { } teacherLimit ? allTrain.TakeStratified(teacherLimit, 0) : allTrain;
+        var train = trainLimit is { } limit ? allTrain.TakeStratified(limit, SubsetSeed) : allTrain;
+        var teacherTrain = teacherTrainLimit is { } teacherLimit ? allTrain.TakeStratified(teacherLimit, SubsetSeed) : allTrain;
         var test = FashionMnist.Test(folder);
-        var validation = validationLimit is { } v ? test.TakeStratified(v, seed + 1) : test;
-        return new ImageDataSet(FromIdx(ml, train), FromIdx(ml, validation), FromIdx(ml, teacherTrain), FashionMnist.ClassNames,
+        var validation = validationLimit is { } v ? test.TakeStratified(v, SubsetSeed + 1) : test;
+        return new ImageDataSet(FromIdx(ml, train), FromIdx(ml, validation), FromIdx(ml, test), FromIdx(ml, teacherTrain), FashionMnist.ClassNames,
             $"Fashion-MNIST ({folder}): {train.Count} training images for the student{(trainLimit is null ? "" : $" (of {allTrain.Count})")}, " +
-            $"{teacherTrain.Count} for a from-scratch teacher, {validation.Count} validation images from the test split");
+            $"{teacherTrain.Count} for a from-scratch teacher, {validation.Count} test images checked each epoch, all {test.Count} for the final accuracy");
     }
 
     /// <summary>IDX images encoded as PNG bytes on the fly, so they take the same path as image files.</summary>

@@ -28,11 +28,12 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
             GpuDeviceId = settings.Device == "cuda" ? 0 : null,
             FallbackToCpu = false,
         };
-        var data = DataSets.Open(ml, settings.Data, settings.TrainLimit, settings.ValidationLimit, settings.Seed, settings.TeacherTrainLimit);
+        var data = DataSets.Open(ml, settings.Data, settings.TrainLimit, settings.ValidationLimit, settings.TeacherTrainLimit);
         display.Line($"Data: {data.Description}");
         var keyed = DataSets.LabelToKey(ml, data.ClassNames).Fit(data.Train);
         var train = keyed.Transform(data.Train);
         var validation = keyed.Transform(data.Validation);
+        var test = keyed.Transform(data.Test);
         var teacherTrain = keyed.Transform(data.TeacherTrain);
         Directory.CreateDirectory(settings.Output);
 
@@ -57,7 +58,7 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
                 Epochs = settings.Epochs,
                 BatchSize = settings.BatchSize,
                 Seed = settings.Seed,
-                ValidationSet = validation,
+                ValidationSet = settings.ValidateEachEpoch ? validation : null,
                 CheckpointDirectory = settings.CheckpointDirectory is { } c ? Path.Combine(c, method.ToString()) : null,
                 Optimizer = settings.LearningRate is { } lr ? new OptimizerRecipe { Kind = OptimizerKind.AdamW, LearningRate = lr, WeightDecay = 0.05 } : null,
                 TeacherOptimizer = settings.TeacherLearningRate is { } teacherLr ? new OptimizerRecipe { Kind = OptimizerKind.AdamW, LearningRate = teacherLr, WeightDecay = 0.05 } : null,
@@ -76,11 +77,11 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
                 display.Line($"Teacher: {teacherPath}");
             var student = ml.MulticlassClassification.Trainers.ScaleKD(options).Fit(train);
             var model = new TransformerChain<ITransformer>(student, ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(student.Transform(train)));
-            var metrics = ml.MulticlassClassification.Evaluate(model.Transform(validation), scoreColumnName: "Score", predictedLabelColumnName: "PredictedLabel");
+            var metrics = ml.MulticlassClassification.Evaluate(model.Transform(test), scoreColumnName: "Score", predictedLabelColumnName: "PredictedLabel");
             var zip = Path.Combine(settings.Output, method == settings.Method ? "model.zip" : $"model-{method}.zip");
             Atomic(zip, path => ml.Model.Save(model, train.Schema, path));
             runs.Add(new StudentRun(method, history, metrics, clock.Elapsed.TotalSeconds, zip));
-            display.Line($"{method}: validation top-1 {metrics.MicroAccuracy:P2} ({clock.Elapsed.TotalSeconds:F0} s); model {zip}");
+            display.Line($"{method}: test top-1 {metrics.MicroAccuracy:P2} ({clock.Elapsed.TotalSeconds:F0} s); model {zip}");
             model.Dispose();
         }
         if (teacherHistory.Count == 0 && File.Exists(Path.ChangeExtension(teacherPath, ".json")))

@@ -31,9 +31,12 @@ public sealed record DistillSettings
     public int? TrainLimit { get; init; }
     /// <summary>Class-balanced subset of training images for a from-scratch teacher; null: all of them.</summary>
     public int? TeacherTrainLimit { get; init; }
-    /// <summary>At most this many validation images.</summary>
+    /// <summary>At most this many held-out images are checked after every epoch (the final accuracy uses all of them).</summary>
     public int? ValidationLimit { get; init; }
-    /// <summary>Seed.</summary>
+    /// <summary>Check the validation images after every epoch (curves in the report, and the best epoch is kept);
+    /// without it the last epoch is kept.</summary>
+    public bool ValidateEachEpoch { get; init; } = true;
+    /// <summary>Seed of the training run: initialisation, data order, augmentation. The data subsets do not depend on it.</summary>
     public int Seed { get; init; }
     /// <summary>cpu or cuda.</summary>
     public string Device { get; init; } = "cpu";

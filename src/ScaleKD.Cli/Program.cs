@@ -23,8 +23,8 @@ var learningRate = new Option<double?>("--lr") { Description = "Peak learning ra
 var teacherLearningRate = new Option<double?>("--teacher-lr") { Description = "Peak learning rate of a from-scratch teacher (default: as --lr; 2e-3 in the quick preset)." };
 var trainLimit = new Option<int?>("--train-limit") { Description = "Class-balanced subset of training images for the student (the teacher still sees all)." };
 var teacherTrainLimit = new Option<int?>("--teacher-train-limit") { Description = "Class-balanced subset of training images a from-scratch teacher learns from (default: all; 20000 in the quick preset)." };
-var validationLimit = new Option<int?>("--validation-limit") { Description = "At most this many validation images." };
-var seed = new Option<int?>("--seed") { Description = "Random seed." };
+var validationLimit = new Option<int?>("--validation-limit") { Description = "Check at most this many held-out images after every epoch (the final accuracy uses all of them)." };
+var seed = new Option<int?>("--seed") { Description = "Seed of the training run (initialisation, data order, augmentation); the data subsets are the same for every seed." };
 var device = new Option<string>("--device") { Description = "cpu or cuda (CUDA needs an external libtorch build; see README).", DefaultValueFactory = _ => "cpu" };
 device.AcceptOnlyFromAmong("cpu", "cuda");
 var checkpoints = new Option<string?>("--checkpoint-dir") { Description = "Write a checkpoint every epoch here; a later run with the same options resumes from it." };

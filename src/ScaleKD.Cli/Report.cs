@@ -22,7 +22,7 @@ public static class Report
         md.AppendLine();
         md.AppendLine($"Finished {DateTime.Now:yyyy-MM-dd HH:mm} in {elapsed:hh\\:mm\\:ss} on {Environment.ProcessorCount} CPU cores ({settings.Device}).");
         md.AppendLine();
-        md.AppendLine("| method | validation top-1 | macro accuracy | log-loss | training time |");
+        md.AppendLine($"| method | test top-1 (all {TestImages(main.Metrics)} held-out images) | macro accuracy | log-loss | training time |");
         md.AppendLine("|---|---|---|---|---|");
         foreach (var run in runs)
             md.AppendLine(Invariant($"| {run.Method} | {run.Metrics.MicroAccuracy:P2} | {run.Metrics.MacroAccuracy:P2} | {run.Metrics.LogLoss:F3} | {run.Seconds:F0} s |"));
@@ -58,6 +58,10 @@ public static class Report
         }
         DistillRunner.Atomic(Path.Combine(folder, "report.md"), temp => File.WriteAllText(temp, md.ToString()));
     }
+
+    /// <summary>How many images the metrics were computed on.</summary>
+    public static long TestImages(MulticlassClassificationMetrics metrics) =>
+        (long)metrics.ConfusionMatrix.Counts.Sum(row => row.Sum());
 
     static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

@@ -1,3 +1,4 @@
+using Microsoft.ML;
 using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Native;
 using ScaleKD.Torch.Weights;
@@ -46,6 +47,28 @@ public sealed class CommandTests(TinyImageFolder folder) : IClassFixture<TinyIma
     }
 
     [Fact]
+    public void TheHeldOutFifthIsScoredInFullAndNeverTrainedOn()
+    {
+        var ml = new MLContext(seed: 3);
+        var data = DataSets.Open(ml, folder.Images, trainLimit: 20, validationLimit: 7);
+        var all = Directory.EnumerateFiles(folder.Images, "*.png", SearchOption.AllDirectories).Count();
+        var test = Images(ml, data.Test);
+        var validation = Images(ml, data.Validation);
+        var teacherTrain = Images(ml, data.TeacherTrain);
+
+        Assert.Equal(all / 5, test.Count);
+        Assert.Equal(7, validation.Count);
+        Assert.Subset(test.ToHashSet(), validation.ToHashSet());
+        Assert.Equal(20, Images(ml, data.Train).Count);
+        Assert.Equal(all - all / 5, teacherTrain.Count);
+        Assert.Empty(teacherTrain.Intersect(test));
+    }
+
+    // Images compared by content (base64 of the encoded bytes).
+    static List<string> Images(MLContext ml, IDataView view) =>
+        ml.Data.CreateEnumerable<ImageBytesRow>(view, reuseRowObject: false).Select(r => Convert.ToBase64String(r.Image)).ToList();
+
+    [Fact]
     public void CompareWritesAMeanAndStdTable()
     {
         var output = Path.Combine(folder.Root, "compare-out");
@@ -56,6 +79,7 @@ public sealed class CommandTests(TinyImageFolder folder) : IClassFixture<TinyIma
         var table = File.ReadAllText(Path.Combine(output, "compare.md"));
         Assert.Contains("| student | None | ScaleKD |", table);
         Assert.Matches(@"\| resnet_pico \| \d+\.\d\d ± \d+\.\d\d \| \d+\.\d\d ± \d+\.\d\d \|", table);
+        Assert.Contains($"last epoch on all {Directory.EnumerateFiles(folder.Images, "*.png", SearchOption.AllDirectories).Count() / 5} held-out images", table);
     }
 
     [Fact]
