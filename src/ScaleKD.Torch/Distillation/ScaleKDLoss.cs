@@ -77,15 +77,18 @@ public sealed class ScaleKDLoss : DistillationObjective
             ["ce"] = nn.functional.cross_entropy(student.Logits, labels, label_smoothing: s.LabelSmoothing) * (1 - s.KdWeight),
             ["kd"] = SoftTargetLoss.Compute(student.Logits, teacherLogits, s.Temperature) * s.KdWeight,
         };
-        foreach (var view in _views)
+        // Proxy path (TPP): stage-3 projection → the teacher's own stage 4 → compared with its real stage 4. Both
+        // views' proxies share one pass through the teacher, stacked on the batch axis (the frozen teacher treats
+        // images independently), so its stage 4 runs once per step instead of once per view.
+        var proxies = _tpp is null ? null
+            : _tpp.Forward(cat(_views.Select(view => projectors.Get($"s3_{view}").forward(studentStage3, null)).ToList(), 0))
+                .chunk(_views.Length, 0);
+        for (var v = 0; v < _views.Length; v++)
         {
-            // Proxy path (TPP): stage-3 projection → the teacher's own stage 4 → compared with its real stage 4.
-            Tensor? proxy = null;
-            if (_tpp is not null)
-            {
-                proxy = _tpp.Forward(projectors.Get($"s3_{view}").forward(studentStage3, null));
+            var view = _views[v];
+            var proxy = proxies?[v];
+            if (proxy is not null)
                 terms[$"s3_{view}"] = ViewLoss(view, proxy, teacherStage4);
-            }
             // Direct path: stage-4 projection, queried by the proxy output of the same view (not detached).
             var direct = projectors.Get($"s4_{view}").forward(studentStage4, proxy);
             terms[$"s4_{view}"] = ViewLoss(view, direct, teacherStage4);
