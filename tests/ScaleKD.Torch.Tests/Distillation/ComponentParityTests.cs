@@ -1,5 +1,4 @@
 using ScaleKD.Torch.Distillation;
-using ScaleKD.Torch.Native;
 using ScaleKD.Torch.Tests.Parity;
 using ScaleKD.Torch.Weights;
 using TorchSharp;
@@ -9,16 +8,8 @@ namespace ScaleKD.Torch.Tests.Distillation;
 
 /// <summary>Each ScaleKD component against tests/reference/distill_ref.py, within 1e-5 absolute.</summary>
 [Trait("Category", "Parity")]
-public sealed class ComponentParityTests : IDisposable
+public sealed class ComponentParityTests : TensorScopeTest
 {
-    readonly DisposeScope _scope;
-
-    public ComponentParityTests()
-    {
-        TorchBackend.Initialize();
-        _scope = NewDisposeScope();
-    }
-
     [Theory]
     [InlineData("cap_self_query_bn", true, ProjectorStem.BatchNorm, 3, 5.0)]
     [InlineData("cap_input_query_bn", false, ProjectorStem.BatchNorm, 3, 5.0)]
@@ -101,6 +92,4 @@ public sealed class ComponentParityTests : IDisposable
         loss.backward();
         ParityAssert.Absolute(fixture.Grad("student"), student.grad!, "FitNet d/d(student)");
     }
-
-    public void Dispose() => _scope.Dispose();
 }

@@ -1,6 +1,5 @@
 using ScaleKD.Torch.Distillation;
 using ScaleKD.Torch.Models;
-using ScaleKD.Torch.Native;
 using ScaleKD.Torch.Tests.Parity;
 using ScaleKD.Torch.Weights;
 using TorchSharp;
@@ -10,17 +9,10 @@ namespace ScaleKD.Torch.Tests.Distillation;
 
 /// <summary>The whole ScaleKD loss (CE, KD, TPP proxy and direct dual-view terms) on tiny pairs against
 /// tests/reference/cases_pairs.py, and the gradient flow the method depends on.</summary>
-public sealed class ScaleKDLossParityTests : IDisposable
+public sealed class ScaleKDLossParityTests : TensorScopeTest
 {
     // 64 px, so the student's last stage is 2×2 (see ScaleKDLoss's check and tests/reference/cases_pairs.py).
     static readonly ModelOptions Pico = new(NumClasses: 10, ImageSize: 64);
-    readonly DisposeScope _scope;
-
-    public ScaleKDLossParityTests()
-    {
-        TorchBackend.Initialize();
-        _scope = NewDisposeScope();
-    }
 
     /// <summary>Pair fixture, teacher name, expected α_sp, α_fr and heads. The pair fixture holds the teacher's and
     /// the projectors' weights; the student's come from cnn_resnet_pico_32.</summary>
@@ -163,6 +155,4 @@ public sealed class ScaleKDLossParityTests : IDisposable
         Assert.Contains(nameof(ScaleKDLossOptions.UseFrequencyView), error.Message);
         Assert.Equal(4, new ScaleKDLoss(teacher, student, new ScaleKDLossOptions { UseFrequencyView = false }).Compute(randn(2, 3, 32, 32), tensor(new long[] { 0, 1 })).Terms.Count);
     }
-
-    public void Dispose() => _scope.Dispose();
 }

@@ -1,4 +1,3 @@
-using ScaleKD.Torch.Native;
 using ScaleKD.Torch.Training.Augmentation;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -7,18 +6,8 @@ namespace ScaleKD.Torch.Tests.Training;
 
 /// <summary>Random-resized crop, horizontal flip and random erasing: box statistics and exact pixel semantics.</summary>
 [Trait("Category", "Augmentation")]
-public sealed class CropFlipEraseTests : IDisposable
+public sealed class CropFlipEraseTests : TensorScopeTest
 {
-    readonly DisposeScope _scope;
-
-    public CropFlipEraseTests()
-    {
-        TorchBackend.Initialize();
-        _scope = NewDisposeScope();
-    }
-
-    public void Dispose() => _scope.Dispose();
-
     [Fact]
     public void AFullSquareCropIsAPlainResize()
     {

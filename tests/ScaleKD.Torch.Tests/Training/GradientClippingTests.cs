@@ -1,4 +1,3 @@
-using ScaleKD.Torch.Native;
 using ScaleKD.Torch.Training.Optimization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -7,16 +6,8 @@ namespace ScaleKD.Torch.Tests.Training;
 
 /// <summary>The device-side clip against TorchSharp's <c>clip_grad_norm_</c> (libtorch's, returning a double).</summary>
 [Trait("Category", "Optimization")]
-public sealed class GradientClippingTests : IDisposable
+public sealed class GradientClippingTests : TensorScopeTest
 {
-    readonly DisposeScope _scope;
-
-    public GradientClippingTests()
-    {
-        TorchBackend.Initialize();
-        _scope = NewDisposeScope();
-    }
-
     [Theory]
     [InlineData(0.5)]   // clips
     [InlineData(1e3)]   // leaves the gradients alone
@@ -43,6 +34,4 @@ public sealed class GradientClippingTests : IDisposable
         else
             Assert.Equal(maxNorm, linalg.vector_norm(stack(ours.parameters().Select(p => linalg.vector_norm(p.grad!)))).item<float>(), maxNorm * 1e-5);
     }
-
-    public void Dispose() => _scope.Dispose();
 }

@@ -1,4 +1,3 @@
-using ScaleKD.Torch.Native;
 using ScaleKD.Torch.Training.Optimization;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -8,16 +7,8 @@ namespace ScaleKD.Torch.Tests.Training;
 
 /// <summary>EMA arithmetic on a two-parameter model (plus a float and an integer buffer), decay warm-up, save/load.</summary>
 [Trait("Category", "Optimization")]
-public sealed class ModelEmaTests : IDisposable
+public sealed class ModelEmaTests : TensorScopeTest
 {
-    readonly DisposeScope _scope;
-
-    public ModelEmaTests()
-    {
-        TorchBackend.Initialize();
-        _scope = NewDisposeScope();
-    }
-
     sealed class TwoParameterModel : nn.Module
     {
         readonly Parameter a = nn.Parameter(tensor(new[] { 1f }));
@@ -132,6 +123,4 @@ public sealed class ModelEmaTests : IDisposable
         var error = Assert.Throws<ArgumentException>(() => new ModelEma(model, () => new TinyTokenNet()));
         Assert.Contains("'a' missing from the copy", error.Message);
     }
-
-    public void Dispose() => _scope.Dispose();
 }

@@ -1,4 +1,3 @@
-using ScaleKD.Torch.Native;
 using ScaleKD.Torch.Training.Optimization;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -11,17 +10,10 @@ namespace ScaleKD.Torch.Tests.Training;
 /// fresh objects restored from it, M more steps — bit-identical on the CPU to N + M uninterrupted steps.
 /// </summary>
 [Trait("Category", "Optimization")]
-public sealed class OptimizerCheckpointTests : IDisposable
+public sealed class OptimizerCheckpointTests : TensorScopeTest
 {
     const int StepsBeforeSave = 4;
     const int StepsAfterSave = 5;
-    readonly DisposeScope _scope;
-
-    public OptimizerCheckpointTests()
-    {
-        TorchBackend.Initialize();
-        _scope = NewDisposeScope();
-    }
 
     static OptimizerRecipe RecipeFor(OptimizerKind kind) => kind switch
     {
@@ -121,6 +113,4 @@ public sealed class OptimizerCheckpointTests : IDisposable
         Assert.Throws<InvalidDataException>(() => OptimizerCheckpoint.Restore(stream, lamb, ema));
         Assert.Throws<InvalidDataException>(() => OptimizerCheckpoint.Restore(new MemoryStream([1, 2, 3]), lamb));
     }
-
-    public void Dispose() => _scope.Dispose();
 }

@@ -1,5 +1,4 @@
 using ScaleKD.Torch.Models;
-using ScaleKD.Torch.Native;
 using ScaleKD.Torch.Training.Optimization;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -9,16 +8,8 @@ namespace ScaleKD.Torch.Tests.Training;
 
 /// <summary>The weight-decay grouping, the hyperparameters each group gets, and the official per-family choices.</summary>
 [Trait("Category", "Optimization")]
-public sealed class OptimizerFactoryTests : IDisposable
+public sealed class OptimizerFactoryTests : TensorScopeTest
 {
-    readonly DisposeScope _scope;
-
-    public OptimizerFactoryTests()
-    {
-        TorchBackend.Initialize();
-        _scope = NewDisposeScope();
-    }
-
     [Fact]
     public void BiasesNormsAndPositionEmbeddingsAreSparedWeightDecayLikeTimm()
     {
@@ -146,6 +137,4 @@ public sealed class OptimizerFactoryTests : IDisposable
         Assert.Equal((OptimizerKind.Sgd, 0.1, 0.9, 1e-4, false), (recipe.Kind, recipe.LearningRate, recipe.Momentum, recipe.WeightDecay, recipe.Nesterov));
         Assert.Throws<ArgumentOutOfRangeException>(() => OptimizerRecipe.OfficialFor(ModelFamily.Swin, 0));
     }
-
-    public void Dispose() => _scope.Dispose();
 }

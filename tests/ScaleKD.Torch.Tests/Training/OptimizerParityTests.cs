@@ -1,4 +1,3 @@
-using ScaleKD.Torch.Native;
 using ScaleKD.Torch.Tests.Parity;
 using ScaleKD.Torch.Training.Optimization;
 using ScaleKD.Torch.Weights;
@@ -15,17 +14,14 @@ namespace ScaleKD.Torch.Tests.Training;
 /// <see cref="OptimizerFactory"/> (so the weight-decay grouping is checked too) and the rates from the schedules.
 /// </summary>
 [Trait("Category", "Optimization")]
-public sealed class OptimizerParityTests : IDisposable
+public sealed class OptimizerParityTests : TensorScopeTest
 {
     const double Tolerance = 1e-6; // relative to the largest reference weight (and to the largest weight change)
     const double LossScale = 4.0;  // as in cases_optim.py
-    readonly DisposeScope _scope;
     readonly ITestOutputHelper _output;
 
     public OptimizerParityTests(ITestOutputHelper output)
     {
-        TorchBackend.Initialize();
-        _scope = NewDisposeScope();
         _output = output;
     }
 
@@ -99,6 +95,4 @@ public sealed class OptimizerParityTests : IDisposable
         }
         _output.WriteLine($"{fixtureName}: largest weight error {worstWeight:E2} (relative to the largest weight), largest change error {worstChange:E2} (relative to the largest change)");
     }
-
-    public void Dispose() => _scope.Dispose();
 }

@@ -1,4 +1,3 @@
-using ScaleKD.Torch.Native;
 using ScaleKD.Torch.Tests.Parity;
 using ScaleKD.Torch.Training.Augmentation;
 using TorchSharp;
@@ -13,27 +12,24 @@ namespace ScaleKD.Torch.Tests.Training;
 /// degenerate image (gray, smoothed or mean level) to codes before blending, an error the blend scales by |1 − factor|.
 /// </summary>
 [Trait("Category", "Augmentation")]
-public sealed class PilParityTests : IDisposable
+public sealed class PilParityTests : TensorScopeTest
 {
     const double Exact = 1e-6;
     const double OneCode = 1.0 / 255 + 1e-5;
     const double Blend = -1; // marks the enhance ops, whose tolerance depends on the factor (see the summary)
     static readonly double[] ImageNetFill = [124 / 255.0, 116 / 255.0, 104 / 255.0];
 
-    readonly DisposeScope _scope;
     readonly ParityFixture _fixture;
 
     public PilParityTests()
     {
-        TorchBackend.Initialize();
-        _scope = NewDisposeScope();
         _fixture = ParityFixture.Load("aug_pil_ops");
     }
 
-    public void Dispose()
+    public override void Dispose()
     {
         _fixture.Dispose();
-        _scope.Dispose();
+        base.Dispose();
     }
 
     [Theory]

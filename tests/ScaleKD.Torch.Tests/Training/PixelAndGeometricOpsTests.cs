@@ -1,4 +1,3 @@
-using ScaleKD.Torch.Native;
 using ScaleKD.Torch.Training.Augmentation;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -7,18 +6,8 @@ namespace ScaleKD.Torch.Tests.Training;
 
 /// <summary>Semantics of the single ops: identities, thresholds, bit masks and exact pixel moves.</summary>
 [Trait("Category", "Augmentation")]
-public sealed class PixelAndGeometricOpsTests : IDisposable
+public sealed class PixelAndGeometricOpsTests : TensorScopeTest
 {
-    readonly DisposeScope _scope;
-
-    public PixelAndGeometricOpsTests()
-    {
-        TorchBackend.Initialize();
-        _scope = NewDisposeScope();
-    }
-
-    public void Dispose() => _scope.Dispose();
-
     /// <summary>One 16 × 16 image per channel holding every code 0…255 once, in raster order.</summary>
     static Tensor AllCodes(int channels = 1) => (arange(256, float32) / 255.0f).view(1, 1, 16, 16).expand(1, channels, 16, 16).contiguous();
 

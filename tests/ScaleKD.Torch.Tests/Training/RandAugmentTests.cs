@@ -1,4 +1,3 @@
-using ScaleKD.Torch.Native;
 using ScaleKD.Torch.Training.Augmentation;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -7,18 +6,8 @@ namespace ScaleKD.Torch.Tests.Training;
 
 /// <summary>RandAugment's policy: timm's level-to-argument table, the sampling of ops and magnitudes, batched application.</summary>
 [Trait("Category", "Augmentation")]
-public sealed class RandAugmentTests : IDisposable
+public sealed class RandAugmentTests : TensorScopeTest
 {
-    readonly DisposeScope _scope;
-
-    public RandAugmentTests()
-    {
-        TorchBackend.Initialize();
-        _scope = NewDisposeScope();
-    }
-
-    public void Dispose() => _scope.Dispose();
-
     [Theory]
     // timm's _RAND_INCREASING_TRANSFORMS at magnitude 9 (inc1), positive sign.
     [InlineData(RandAugmentOp.Rotate, true, 27.0)]

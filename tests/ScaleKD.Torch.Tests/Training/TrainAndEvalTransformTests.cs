@@ -1,4 +1,3 @@
-using ScaleKD.Torch.Native;
 using ScaleKD.Torch.Training.Augmentation;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -7,19 +6,9 @@ namespace ScaleKD.Torch.Tests.Training;
 
 /// <summary>The composed training and evaluation transforms: reproducibility, shapes, channel rules, the switch-off.</summary>
 [Trait("Category", "Augmentation")]
-public sealed class TrainAndEvalTransformTests : IDisposable
+public sealed class TrainAndEvalTransformTests : TensorScopeTest
 {
     static readonly AugmentationOptions Small = new() { ImageSize = 32 };
-
-    readonly DisposeScope _scope;
-
-    public TrainAndEvalTransformTests()
-    {
-        TorchBackend.Initialize();
-        _scope = NewDisposeScope();
-    }
-
-    public void Dispose() => _scope.Dispose();
 
     static bool Identical(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.dtype == b.dtype && a.eq(b).all().item<bool>();
 
