@@ -33,13 +33,48 @@ cuda_flag=""
 # Float32 teacher first, then the bfloat16 teacher the trainer uses on CUDA (BF16=0 skips it).
 precisions=("")
 [ "${BF16:-1}" = "1" ] && precisions+=("--teacher-bf16")
+# The ScaleKD row's median ms/step (column 3 of "| ScaleKD | ms | …") and the PyTorch side's GFLOP/step (column 5).
+cell() { awk -F'|' -v col="$2" '$2 ~ /ScaleKD/ { gsub(/ /, "", $col); print $col; exit }' <<<"$1"; }
+# Dense bfloat16 peak of the card, for the roofline share: PEAK_TFLOPS overrides; H100 SXM / H200 989, H100 PCIe 756.
+card="$([ "$device" = "cuda" ] && nvidia-smi --query-gpu=name --format=csv,noheader | head -1 || echo cpu)"
+case "$card" in
+  *H100*PCIe*) peak_default=756 ;;
+  *H100*|*H200*) peak_default=989 ;;
+  *) peak_default="" ;;
+esac
+peak="${PEAK_TFLOPS:-$peak_default}"
+
 for precision in "${precisions[@]}"; do
   echo "## .NET (TorchSharp on $libtorch) $precision"
-  SCALEKD_LIBTORCH_DIR="$libtorch" dotnet "$dll" step --teacher "$teacher" --student "$student" --image-size "$size" \
-    --batch "$batch" --iterations "$iterations" $cuda_flag $precision
+  dotnet_table="$(SCALEKD_LIBTORCH_DIR="$libtorch" dotnet "$dll" step --teacher "$teacher" --student "$student" --image-size "$size" \
+    --batch "$batch" --iterations "$iterations" $cuda_flag $precision)"
+  echo "$dotnet_table"
   echo
   echo "## PyTorch $precision"
-  "$python" "$root/bench/reference/scalekd_step.py" --teacher "$teacher" --student "$student" --image-size "$size" \
-    --batch "$batch" --iterations "$iterations" --device "$device" $precision
+  torch_table="$("$python" "$root/bench/reference/scalekd_step.py" --teacher "$teacher" --student "$student" --image-size "$size" \
+    --batch "$batch" --iterations "$iterations" --device "$device" $precision)"
+  echo "$torch_table"
+  echo
+  dotnet_ms="$(cell "$dotnet_table" 3)"; torch_ms="$(cell "$torch_table" 3)"; gflop="$(cell "$torch_table" 5)"
+  python3 - "$dotnet_ms" "$torch_ms" "$gflop" "$peak" "$card" "$precision" <<'PY'
+import sys
+dotnet_ms, torch_ms, gflop, peak, card, precision = sys.argv[1:]
+line = f"## summary ({card}, teacher {'bfloat16' if precision else 'float32'}): ScaleKD step .NET / PyTorch = {float(torch_ms) / float(dotnet_ms):.2f}x"
+if gflop != "n/a":
+    tflops = float(gflop) / float(dotnet_ms)
+    line += f"; .NET {tflops:.1f} TFLOP/s"
+    if peak:
+        line += f" = {100 * tflops / float(peak):.1f} % of the {peak} TFLOP/s bfloat16 peak"
+print(line)
+PY
   echo
 done
+
+# Inference on the same device: raw batched forward vs ML.NET Transform vs PredictionEngine (INFERENCE=0 skips it).
+if [ "${INFERENCE:-1}" = "1" ]; then
+  for model in resnet50 vit_small_patch16_224; do
+    SCALEKD_LIBTORCH_DIR="$libtorch" dotnet "$dll" inference --student "$model" --image-size 224 --rows 256 \
+      --engine-calls "${ENGINE_CALLS:-2000}" $cuda_flag
+    echo
+  done
+fi

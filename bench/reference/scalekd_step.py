@@ -193,11 +193,27 @@ def time_step(step):
     return statistics.median(times)
 
 
+def step_flops(step):
+    """FLOPs of one step's forward and backward as torch.utils.flop_counter counts them (PyTorch 2.1+: matmuls,
+    convolutions, attention); None where it is missing. The same step in .NET does the same work."""
+    try:
+        from torch.utils.flop_counter import FlopCounterMode
+    except ImportError:
+        return None
+    with FlopCounterMode(display=False) as counter:
+        step().backward()
+    optimizer.zero_grad()
+    return counter.get_total_flops()
+
+
+card = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
 print(f"# PyTorch {torch.__version__} ({'timm' if timm_teacher else 'reference models'}), {args.teacher} -> {args.student}, "
       f"{size} px, batch {args.batch}, teacher {'bfloat16' if args.teacher_bf16 else 'float32'}, "
-      f"{'channels-last' if args.channels_last else 'contiguous'} images, {device}, threads {torch.get_num_threads()}")
-print("| method | median ms/step | images/s |")
-print("|---|---|---|")
+      f"{'channels-last' if args.channels_last else 'contiguous'} images, {card}, threads {torch.get_num_threads()}")
+print("| method | median ms/step | images/s | GFLOP/step | TFLOP/s |")
+print("|---|---|---|---|---|")
 for name, step in (("ScaleKD", scalekd_step), ("None", student_step)):
+    flops = step_flops(step)
     ms = time_step(step)
-    print(f"| {name} | {ms:.1f} | {args.batch / ms * 1000:.1f} |")
+    rate = "n/a" if flops is None else f"{flops / ms / 1e9:.1f}"
+    print(f"| {name} | {ms:.1f} | {args.batch / ms * 1000:.1f} | {'n/a' if flops is None else f'{flops / 1e9:.1f}'} | {rate} |")
