@@ -6,7 +6,8 @@ namespace ScaleKD.MLNet;
 
 /// <summary>
 /// An input row or cursor with <c>Score</c> and <c>PredictedLabel</c> appended. Under <c>Transform</c> the images are
-/// read by a second cursor over the same input, a batch ahead, and scored in one forward pass per batch; under
+/// read by a second cursor over the same input, a batch ahead, and scored in one forward pass per batch; the next
+/// batch is read and decoded on a worker thread while the current one runs through the student. Under
 /// <c>PredictionEngine</c> (a single lent row, no second cursor) each row is scored on its own.
 /// </summary>
 sealed class ScoringRow : DataViewRowCursor
@@ -22,6 +23,8 @@ sealed class ScoringRow : DataViewRowCursor
     readonly bool[] _active;
     float[][] _scores = [];
     long _batchStart = -1;
+    // The next batch (its first row and its images), being read by a worker while the current batch is scored.
+    Task<(long Start, List<Tensor> Images)>? _nextBatch;
 
     /// <param name="lookahead">A second cursor over the same input, in the same order, for batched scoring; null
     /// scores row by row from <paramref name="input"/>.</param>
@@ -108,26 +111,11 @@ sealed class ScoringRow : DataViewRowCursor
         var position = _input.Position;
         if (_batchStart >= 0 && position >= _batchStart && position < _batchStart + _scores.Length)
             return _scores[position - _batchStart];
-        var images = new List<Tensor>();
+        var images = _lookahead is null ? [_readInput!(position)] : LookaheadBatch(position);
         try
         {
-            if (_lookahead is null)
-            {
-                images.Add(_readInput!(position));
-            }
-            else
-            {
-                // The second cursor skips the rows the consumer skipped, then reads a batch starting at this row.
-                while (_lookahead.Position < position - 1)
-                    if (!_lookahead.MoveNext())
-                        throw new InvalidOperationException("The batched scoring cursor ran out of rows before the main cursor.");
-                while (images.Count < _transformer.ScoringBatchSize && _lookahead.MoveNext())
-                {
-                    if (images.Count == 0 && _lookahead.Position != position)
-                        throw new InvalidOperationException($"The batched scoring cursor is at row {_lookahead.Position}, the main cursor at {position}.");
-                    images.Add(_readLookahead!(_lookahead.Position));
-                }
-            }
+            if (_lookahead is not null && images.Count == _transformer.ScoringBatchSize)
+                _nextBatch = Task.Run(ReadLookaheadBatch);
             _scores = _transformer.ScoreBatch(images);
             _batchStart = position;
             return _scores[0];
@@ -139,10 +127,72 @@ sealed class ScoringRow : DataViewRowCursor
         }
     }
 
+    /// <summary>The batch that starts at <paramref name="position"/>: the prefetched one when it starts there.</summary>
+    List<Tensor> LookaheadBatch(long position)
+    {
+        if (TakeNextBatch() is { } next)
+        {
+            if (next.Start == position)
+                return next.Images;
+            next.Images.ForEach(image => image.Dispose());
+        }
+        // The second cursor skips the rows the consumer skipped, then reads a batch starting at this row.
+        while (_lookahead!.Position < position - 1)
+            if (!_lookahead.MoveNext())
+                throw new InvalidOperationException("The batched scoring cursor ran out of rows before the main cursor.");
+        var (start, images) = ReadLookaheadBatch();
+        if (images.Count > 0 && start != position)
+        {
+            images.ForEach(image => image.Dispose());
+            throw new InvalidOperationException($"The batched scoring cursor is at row {start}, the main cursor at {position}.");
+        }
+        return images;
+    }
+
+    /// <summary>Up to a batch of images from the second cursor's next rows, and the row the batch starts at.</summary>
+    (long Start, List<Tensor> Images) ReadLookaheadBatch()
+    {
+        var images = new List<Tensor>();
+        var start = -1L;
+        try
+        {
+            while (images.Count < _transformer.ScoringBatchSize && _lookahead!.MoveNext())
+            {
+                if (images.Count == 0)
+                    start = _lookahead.Position;
+                images.Add(_readLookahead!(_lookahead.Position));
+            }
+            return (start, images);
+        }
+        catch
+        {
+            images.ForEach(image => image.Dispose());
+            throw;
+        }
+    }
+
+    /// <summary>Waits for the prefetched batch, if any, and hands it over (a read error surfaces here).</summary>
+    (long Start, List<Tensor> Images)? TakeNextBatch()
+    {
+        if (_nextBatch is not { } pending)
+            return null;
+        _nextBatch = null;
+        return pending.GetAwaiter().GetResult();
+    }
+
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
+            // The worker must be done with the second cursor before any cursor over the input closes.
+            try
+            {
+                TakeNextBatch()?.Images.ForEach(image => image.Dispose());
+            }
+            catch (Exception)
+            {
+                // A row the consumer never reached failed to read; it has nothing left to report.
+            }
             if (_ownsInput)
                 _input.Dispose();
             _lookahead?.Dispose();

@@ -69,6 +69,32 @@ public sealed class InputHandlingTests(TrainedPipeline trained) : IClassFixture<
         Assert.NotNull(model);
     }
 
+    /// <summary>Transform reads the next batch while the current one is scored; a bad image there must fail only a
+    /// consumer that reaches its row, and a consumer that stops earlier must close cleanly.</summary>
+    [Fact]
+    public void ABadImageInTheBatchReadAheadFailsOnlyWhenItsRowIsReached()
+    {
+        File.WriteAllText(Path.Combine(trained.Images.Folder, "broken-ahead.png"), "this is not a PNG");
+        var ml = trained.Context;
+        var rows = ml.Data.CreateEnumerable<ImageRow>(trained.Test, reuseRowObject: false).Take(40)
+            .Append(new ImageRow { Label = "Bag", ImagePath = "broken-ahead.png" }).ToList();
+        var scored = trained.Model.Transform(ml.Data.LoadFromEnumerable(rows));
+
+        using (var cursor = scored.GetRowCursor(scored.Schema))
+        {
+            var score = cursor.GetGetter<VBuffer<float>>(scored.Schema["Score"]);
+            var value = default(VBuffer<float>);
+            for (var i = 0; i < 5 && cursor.MoveNext(); i++)
+                score(ref value);
+        }
+
+        var all = ml.Data.CreateEnumerable<Prediction>(scored, reuseRowObject: false);
+        var error = Assert.ThrowsAny<Exception>(() => all.Count());
+        var messages = string.Join(" | ", Chain(error).Select(e => e.Message));
+        Assert.Contains("Row 40", messages);
+        Assert.Contains("'Image'", messages);
+    }
+
     [Fact]
     public void GrayscaleAndRgbaImagesScoreLikeTheirRgbVersions()
     {
