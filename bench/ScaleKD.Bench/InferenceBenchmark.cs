@@ -26,7 +26,8 @@ static class InferenceBenchmark
         public float[] Score { get; set; } = [];
     }
 
-    public static void Run(string studentName, int imageSize, int rows, int batch, int engineCalls, TorchBackendInfo backend)
+    /// <param name="rounds">Timed rounds; each way's median over them is reported.</param>
+    public static void Run(string studentName, int imageSize, int rows, int batch, int engineCalls, int rounds, TorchBackendInfo backend)
     {
         var folder = Directory.CreateTempSubdirectory("scalekd-bench-").FullName;
         try
@@ -83,7 +84,7 @@ static class InferenceBenchmark
             {
                 using var noGrad = no_grad();
                 var times = new List<double>();
-                foreach (var path in paths.Take(200))
+                foreach (var path in paths.Take(100))
                 {
                     var clock = Stopwatch.StartNew();
                     using var scope = NewDisposeScope();
@@ -97,7 +98,7 @@ static class InferenceBenchmark
             double EngineSingle()
             {
                 var times = new List<double>();
-                foreach (var path in paths.Take(200))
+                foreach (var path in paths.Take(100))
                 {
                     var clock = Stopwatch.StartNew();
                     engine.Predict(new Row { ImagePath = path });
@@ -106,15 +107,23 @@ static class InferenceBenchmark
                 return Median(times);
             }
 
+            // Warm-up, then rounds that alternate the ways, reporting each way's median: one pass of each in a fixed
+            // order lets page faults and a busy neighbour favour whichever runs later.
             RawForward(decode: false);
-            MLNetTransform(); // warm-up
-            var rawReady = RawForward(decode: false);
-            var rawDecode = RawForward(decode: true);
-            var viaTransform = MLNetTransform();
+            MLNetTransform();
             RawSingle();
             EngineSingle();
-            var rawSingle = RawSingle();
-            var engineSingle = EngineSingle();
+            List<double> readyRates = [], decodeRates = [], transformRates = [], singleTimes = [], engineTimes = [];
+            for (var round = 0; round < rounds; round++)
+            {
+                readyRates.Add(RawForward(decode: false));
+                decodeRates.Add(RawForward(decode: true));
+                transformRates.Add(MLNetTransform());
+                singleTimes.Add(RawSingle());
+                engineTimes.Add(EngineSingle());
+            }
+            double rawReady = Median(readyRates), rawDecode = Median(decodeRates), viaTransform = Median(transformRates);
+            double rawSingle = Median(singleTimes), engineSingle = Median(engineTimes);
 
             // RSS after every fifth of the calls: a leak shows as a steady climb, not only as an end-to-end difference.
             var resident = new List<long> { Resident() };
@@ -126,7 +135,7 @@ static class InferenceBenchmark
             }
             long before = resident[0], after = resident[^1];
 
-            Console.WriteLine($"# inference, {studentName}, {imageSize} px, {rows} PNG rows, batch {batch}, {backend.Description}, torch threads {get_num_threads()}");
+            Console.WriteLine($"# inference, {studentName}, {imageSize} px, {rows} PNG rows, batch {batch}, median of {rounds} rounds, {backend.Description}, torch threads {get_num_threads()}");
             Console.WriteLine("| measure | value | ratio |");
             Console.WriteLine("|---|---|---|");
             Console.WriteLine($"| raw batched forward (tensors ready) | {rawReady:F1} rows/s | 1.00 |");

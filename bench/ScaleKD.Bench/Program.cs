@@ -35,11 +35,11 @@ switch (arguments.Command)
     {
         var student = arguments.Get("student", "resnet50");
         InferenceBenchmark.Run(student, arguments.Int("image-size", 224), arguments.Int("rows", 512), arguments.Int("batch", 32),
-            arguments.Int("engine-calls", 10_000), backend);
+            arguments.Int("engine-calls", 10_000), arguments.Int("rounds", 3), backend);
         return 0;
     }
     default:
         Console.Error.WriteLine("usage: ScaleKD.Bench step [--teacher NAME] [--student NAME] [--image-size N] [--batch N] [--methods ScaleKD,None] [--teacher-bf16] [--channels-last] [--threads N] [--cuda]\n" +
-                                "       ScaleKD.Bench inference [--student NAME] [--image-size N] [--rows N] [--batch N] [--engine-calls N] [--threads N] [--cuda]");
+                                "       ScaleKD.Bench inference [--student NAME] [--image-size N] [--rows N] [--batch N] [--engine-calls N] [--rounds N] [--threads N] [--cuda]");
         return 2;
 }

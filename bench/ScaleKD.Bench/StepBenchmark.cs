@@ -17,9 +17,8 @@ static class StepBenchmark
     public sealed record Result(string Method, double MedianMilliseconds, double ImagesPerSecond);
 
     /// <param name="teacherBFloat16">Run the frozen teacher in bfloat16, as the trainer does on CUDA.</param>
-    /// <param name="channelsLast">Give the step channels-last images. TorchSharp has no memory_format argument, so
-    /// the images are permuted to NHWC, made contiguous and viewed as NCHW again; oneDNN convolutions then keep that
-    /// layout through the network (a channels-last input is enough for them to choose it).</param>
+    /// <param name="channelsLast">Lay the images and the student's convolution weights out channels-last
+    /// (<see cref="MemoryLayout"/>), as the PyTorch reference's --channels-last does.</param>
     public static Result Run(string teacherName, string studentName, DistillationMethod method, int imageSize, int batch, int warmup, int iterations,
         TorchBackendInfo backend, bool teacherBFloat16, bool channelsLast)
     {
@@ -29,13 +28,15 @@ static class StepBenchmark
         if (teacherBFloat16)
             teacher.to(ScalarType.BFloat16);
         using var student = ModelRegistry.Create(studentName, options).to(backend.Device);
+        if (channelsLast)
+            MemoryLayout.ToChannelsLast(student);
         using var objective = DistillationObjectives.Create(method, student, teacher);
         objective.to(backend.Device);
         student.train();
         var parameters = student.parameters().Concat(objective.parameters()).ToList();
         using var optimizer = optim.AdamW(parameters, 1e-3, weight_decay: 0.05);
         using var contiguous = randn(batch, 3, imageSize, imageSize, device: backend.Device);
-        using var images = channelsLast ? contiguous.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2) : contiguous.alias();
+        using var images = channelsLast ? MemoryLayout.ToChannelsLast(contiguous) : contiguous.alias();
         using var labels = randint(0, 10, batch, device: backend.Device);
 
         var times = new List<double>();

@@ -1,0 +1,44 @@
+using ScaleKD.Torch.Models;
+using static TorchSharp.torch;
+
+namespace ScaleKD.Torch.Tests.Models;
+
+/// <summary>Channels-last layout: same values, NHWC strides, and a CNN computes the same outputs and gradients.</summary>
+[Trait("Category", "Models")]
+public sealed class MemoryLayoutTests : TensorScopeTest
+{
+    [Fact]
+    public void ATensorKeepsItsShapeAndValuesWithChannelStrideOne()
+    {
+        var images = randn(2, 3, 5, 7);
+        var relaid = MemoryLayout.ToChannelsLast(images);
+        Assert.Equal(images.shape, relaid.shape);
+        Assert.True(relaid.equal(images).all().item<bool>());
+        Assert.True(MemoryLayout.IsChannelsLast(relaid));
+        Assert.False(MemoryLayout.IsChannelsLast(images));
+        Assert.Equal([105L, 1, 21, 3], relaid.stride());
+        Assert.Throws<ArgumentException>(() => MemoryLayout.ToChannelsLast(randn(3, 5, 7)));
+    }
+
+    [Fact]
+    public void AResNetComputesTheSameOutputsAndGradientsChannelsLast()
+    {
+        manual_seed(3);
+        using var contiguous = ModelRegistry.Create("resnet_pico", new ModelOptions(NumClasses: 10, ImageSize: 64));
+        manual_seed(3);
+        using var relaid = ModelRegistry.Create("resnet_pico", new ModelOptions(NumClasses: 10, ImageSize: 64));
+        MemoryLayout.ToChannelsLast(relaid);
+        var convolutionWeights = relaid.named_parameters().Where(p => p.parameter.dim() == 4).ToList();
+        Assert.NotEmpty(convolutionWeights);
+        Assert.All(convolutionWeights, p => Assert.True(MemoryLayout.IsChannelsLast(p.parameter), p.name));
+
+        var images = randn(4, 3, 64, 64);
+        var expected = contiguous.forward(images);
+        var actual = relaid.forward(MemoryLayout.ToChannelsLast(images));
+        Assert.True(actual.allclose(expected, rtol: 1e-4, atol: 1e-5));
+        expected.sum().backward();
+        actual.sum().backward();
+        foreach (var ((name, a), (_, b)) in relaid.named_parameters().Zip(contiguous.named_parameters()))
+            Assert.True(a.grad!.allclose(b.grad!, rtol: 1e-3, atol: 1e-5), name);
+    }
+}
