@@ -50,21 +50,20 @@ public sealed record DistillSettings
     /// <summary>Where the zip, report and plots go.</summary>
     public string Output { get; init; } = "scalekd-output";
 
-    /// <summary>The default with no arguments: Fashion-MNIST, a teacher trained on 20,000 images, a student that sees
-    /// 1,500; about five minutes on two CPU cores.</summary>
+    /// <summary>The default with no arguments: Fashion-MNIST, a Swin teacher trained for 3 epochs on all 60,000 images
+    /// (cached), an MLP-Mixer student that sees 500 of them; about nine minutes on two CPU cores the first time.</summary>
     public static DistillSettings Quick { get; } = new()
     {
         Teacher = "swin_pico_patch2_window4_32",
-        TeacherEpochs = 5,
-        Student = "resnet_pico",
+        TeacherEpochs = 3,
+        Student = "mixer_pico_patch4_32",
         Method = DistillationMethod.ScaleKD,
-        Epochs = 10,
+        Epochs = 30,
         BatchSize = 64,
         ImageSize = 64,
         LearningRate = 5e-3,
         TeacherLearningRate = 2e-3,
-        TrainLimit = 1500,
-        TeacherTrainLimit = 20000,
+        TrainLimit = 500,
         Augment = "light",
         ValidationLimit = 2000,
         Baseline = true,

@@ -22,7 +22,7 @@ var imageSize = new Option<int?>("--image-size") { Description = "Square image s
 var learningRate = new Option<double?>("--lr") { Description = "Peak learning rate (AdamW); default: the official recipe for the student, scaled to the batch." };
 var teacherLearningRate = new Option<double?>("--teacher-lr") { Description = "Peak learning rate of a from-scratch teacher (default: as --lr; 2e-3 in the quick preset)." };
 var trainLimit = new Option<int?>("--train-limit") { Description = "Class-balanced subset of training images for the student (the teacher still sees all)." };
-var teacherTrainLimit = new Option<int?>("--teacher-train-limit") { Description = "Class-balanced subset of training images a from-scratch teacher learns from (default: all; 20000 in the quick preset)." };
+var teacherTrainLimit = new Option<int?>("--teacher-train-limit") { Description = "Class-balanced subset of training images a from-scratch teacher learns from (default: all)." };
 var validationLimit = new Option<int?>("--validation-limit") { Description = "Check at most this many held-out images after every epoch (the final accuracy uses all of them)." };
 var seed = new Option<int?>("--seed") { Description = "Seed of the training run (initialisation, data order, augmentation); the data subsets are the same for every seed." };
 var device = new Option<string>("--device") { Description = "cpu or cuda (CUDA needs an external libtorch build; see README).", DefaultValueFactory = _ => "cpu" };
