@@ -98,7 +98,7 @@ public sealed partial class ScaleKDTrainer : IEstimator<ScaleKDTransformer>
                 CheckClasses(o.TeacherTrainingSet, classNames.Count, nameof(o.TeacherTrainingSet)), preprocessing.StorageSize, o.SkipUndecodableImages);
         using var teacher = o.Method == DistillationMethod.None ? null
             : PrepareTeacher(modelOptions, classNames, teacherTrain, validation, seed, backend, channel, progress, cancellation.Token);
-        var student = ModelRegistry.Create(o.Student, modelOptions);
+        var student = CreateSeeded(o.Student, modelOptions, seed);
         var result = new DistillationTrainer(o.ToDistillationOptions(o.Method, o.Epochs, seed, o.CheckpointDirectory, BackendOptions.From(_host), o.Optimizer))
             .Fit(student, teacher, train, validation, progress, cancellation.Token);
         if (train.SkippedImages > 0)
@@ -107,6 +107,14 @@ public sealed partial class ScaleKDTrainer : IEstimator<ScaleKDTransformer>
             (result.BestEpoch is { } best ? $"; returning epoch {best}." : "."));
         return new ScaleKDTransformer(_host, student, backend.Device, o.ImageColumnName, o.ScoreColumnName, o.PredictedLabelColumnName,
             classNames, preprocessing, o.ScoringBatchSize);
+    }
+
+    /// <summary>A model whose random initialisation comes from <paramref name="seed"/>, not from whatever the process's
+    /// generator last did, so that a fit repeats.</summary>
+    static VisionModel CreateSeeded(string name, ModelOptions options, int seed)
+    {
+        torch.manual_seed(seed);
+        return ModelRegistry.Create(name, options);
     }
 
     VisionModel PrepareTeacher(ModelOptions modelOptions, IReadOnlyList<string> classNames, DataViewBatchSource train, DataViewBatchSource? validation,
@@ -124,7 +132,7 @@ public sealed partial class ScaleKDTrainer : IEstimator<ScaleKDTransformer>
                     (description.ValidationTop1 is { } top1 ? $" (validation top-1 {top1:P1} when saved)." : "."));
                 return saved.to(backend.Device);
             }
-            var teacher = ModelRegistry.Create(o.Teacher, modelOptions);
+            var teacher = CreateSeeded(o.Teacher, modelOptions, seed + 1);
             var import = TeacherWeights.Import(teacher, path);
             teacher.to(backend.Device);
             if (!import.ClassifierLoaded)
@@ -139,7 +147,7 @@ public sealed partial class ScaleKDTrainer : IEstimator<ScaleKDTransformer>
         }
 
         channel.Info($"ScaleKD: no teacher weights given; training {o.Teacher} from scratch for {o.TeacherEpochs} epochs.");
-        var fresh = ModelRegistry.Create(o.Teacher, modelOptions);
+        var fresh = CreateSeeded(o.Teacher, modelOptions, seed + 1);
         var teacherRun = new DistillationTrainer(o.ToDistillationOptions(DistillationMethod.None, o.TeacherEpochs, seed, checkpointDirectory: null, BackendOptions.From(_host),
                 o.TeacherOptimizer ?? o.Optimizer))
             .Fit(fresh, null, train, validation, progress.ForTeacher(), cancellationToken);

@@ -50,6 +50,29 @@ public sealed class InputHandlingTests(TrainedPipeline trained) : IClassFixture<
             .Where(l => l.StartsWith("transform ")).Select(l => l["transform ".Length..]));
     }
 
+    /// <summary>The student's (and a from-scratch teacher's) initial weights come from the seed, not from whatever the
+    /// process's random generator did before, so the same fit repeats exactly.</summary>
+    [Fact]
+    public void TheSameSeedFitsTheSameStudentWhateverRanBefore()
+    {
+        string Fit(long disturbance)
+        {
+            TorchSharp.torch.manual_seed(disturbance);
+            var ml = new MLContext(seed: 1);
+            var model = TrainedPipeline.Pipeline(ml, trained.Images.Folder, Short(o =>
+            {
+                o.Method = DistillationMethod.None;
+                o.Progress = null;
+                o.TeacherProgress = null;
+            })).Fit(trained.Train);
+            var scores = ml.Data.CreateEnumerable<Prediction>(model.Transform(trained.Test), reuseRowObject: false).Take(8).ToList();
+            (model as IDisposable)?.Dispose();
+            return string.Join(' ', scores.SelectMany(p => p.Score).Select(v => BitConverter.SingleToInt32Bits(v).ToString("x8")));
+        }
+
+        Assert.Equal(Fit(disturbance: 11), Fit(disturbance: 12345));
+    }
+
     [Fact]
     public void AnUndecodableImageFailsWithItsRowNumberUnlessSkipping()
     {
