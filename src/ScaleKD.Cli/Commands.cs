@@ -138,6 +138,7 @@ public static class Commands
         var backend = TorchBackend.Initialize(new TorchBackendOptions { UseCuda = cuda });
         Console.WriteLine($"ScaleKD.MLNet: TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version}, libtorch {TorchSharp.torch.__version__}");
         Console.WriteLine($"Backend: {backend.Description}");
+        Console.WriteLine($"CPU convolutions: {backend.CpuConvolutions}");
         using var probe = TorchSharp.torch.randn(64, 64, device: backend.Device);
         Console.WriteLine($"Check: a 64x64 matmul on {backend.Device} gives a finite result: {TorchSharp.torch.isfinite(probe.matmul(probe)).all().item<bool>()}");
         return 0;

@@ -28,6 +28,7 @@ public static class TorchBackend
 
     static readonly Lock Gate = new();
     static string? _loadedSource;
+    static string? _cpuConvolutions;
 
     /// <summary>Loads libtorch once per process and resolves the device asked for.</summary>
     /// <exception cref="DirectoryNotFoundException">The libtorch folder does not exist.</exception>
@@ -44,13 +45,20 @@ public static class TorchBackend
         string source;
         lock (Gate)
         {
-            source = _loadedSource ??= LoadLibTorch(folder, bundled is not null);
+            if (_loadedSource is null)
+            {
+                var loaded = LoadLibTorch(folder, bundled is not null);
+                _cpuConvolutions = CpuConvolutionCheck.Apply();
+                _loadedSource = loaded;
+            }
+            source = _loadedSource;
             if (folder is not null && source != folder)
                 throw new InvalidOperationException(
                     $"libtorch is already loaded in this process from {source}; it cannot be switched to '{folder}'. " +
                     "Choose the libtorch folder before the first use of ScaleKD or TorchSharp.");
         }
-        return options.UseCuda ? ResolveCuda(options, source) : new TorchBackendInfo(torch.CPU, source, false, $"CPU (libtorch: {source})");
+        var info = options.UseCuda ? ResolveCuda(options, source) : new TorchBackendInfo(torch.CPU, source, false, $"CPU (libtorch: {source})");
+        return info with { CpuConvolutions = _cpuConvolutions! };
     }
 
     static string LoadLibTorch(string? folder, bool bundled)
