@@ -20,13 +20,16 @@ switch (arguments.Command)
         var methods = arguments.Get("methods", "ScaleKD,None").Split(',').Select(Enum.Parse<DistillationMethod>);
         var bf16 = arguments.Flag("teacher-bf16");
         var channelsLast = arguments.Flag("channels-last");
+        var studentBf16 = arguments.Flag("student-bf16");
+        var fused = !arguments.Flag("unfused-tpp");
         Console.WriteLine($"# distillation step, {teacher} -> {student}, {size} px, batch {batch}, teacher {(bf16 ? "bfloat16" : "float32")}, " +
+                          $"student {(studentBf16 ? "bfloat16 (float32 masters)" : "float32")}, TPP {(fused ? "fused" : "one pass per view")}, " +
                           $"{(channelsLast ? "channels-last" : "contiguous")} images, {backend.Description}, torch threads {TorchSharp.torch.get_num_threads()}");
         Console.WriteLine("| method | median ms/step | images/s |");
         Console.WriteLine("|---|---|---|");
         foreach (var method in methods)
         {
-            var result = StepBenchmark.Run(teacher, student, method, size, batch, warmup, iterations, backend, bf16, channelsLast);
+            var result = StepBenchmark.Run(teacher, student, method, size, batch, warmup, iterations, backend, bf16, channelsLast, studentBf16, fused);
             Console.WriteLine($"| {result.Method} | {result.MedianMilliseconds:F1} | {result.ImagesPerSecond:F1} |");
         }
         return 0;
@@ -39,7 +42,7 @@ switch (arguments.Command)
         return 0;
     }
     default:
-        Console.Error.WriteLine("usage: ScaleKD.Bench step [--teacher NAME] [--student NAME] [--image-size N] [--batch N] [--methods ScaleKD,None] [--teacher-bf16] [--channels-last] [--threads N] [--cuda]\n" +
+        Console.Error.WriteLine("usage: ScaleKD.Bench step [--teacher NAME] [--student NAME] [--image-size N] [--batch N] [--methods ScaleKD,None] [--teacher-bf16] [--student-bf16] [--unfused-tpp] [--channels-last] [--threads N] [--cuda]\n" +
                                 "       ScaleKD.Bench inference [--student NAME] [--image-size N] [--rows N] [--batch N] [--engine-calls N] [--rounds N] [--threads N] [--cuda]");
         return 2;
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using ScaleKD.Torch.Distillation;
 using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Native;
+using ScaleKD.Torch.Training.Precision;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -19,8 +20,11 @@ static class StepBenchmark
     /// <param name="teacherBFloat16">Run the frozen teacher in bfloat16, as the trainer does on CUDA.</param>
     /// <param name="channelsLast">Lay the images and the student's convolution weights out channels-last
     /// (<see cref="MemoryLayout"/>), as the PyTorch reference's --channels-last does.</param>
+    /// <param name="studentBFloat16">Run the student's forward and backward in bfloat16 with float32 master weights
+    /// (<see cref="BFloat16Student"/>), the counterpart of the reference's --autocast-bf16.</param>
+    /// <param name="fuseProxyViews">Both views' TPP proxies in one teacher pass (the default) or one pass each.</param>
     public static Result Run(string teacherName, string studentName, DistillationMethod method, int imageSize, int batch, int warmup, int iterations,
-        TorchBackendInfo backend, bool teacherBFloat16, bool channelsLast)
+        TorchBackendInfo backend, bool teacherBFloat16, bool channelsLast, bool studentBFloat16 = false, bool fuseProxyViews = true)
     {
         manual_seed(0);
         var options = new ModelOptions(NumClasses: 10, ImageSize: imageSize);
@@ -30,7 +34,11 @@ static class StepBenchmark
         using var student = ModelRegistry.Create(studentName, options).to(backend.Device);
         if (channelsLast)
             MemoryLayout.ToChannelsLast(student);
-        using var objective = DistillationObjectives.Create(method, student, teacher);
+        using var mixed = studentBFloat16 ? new BFloat16Student(student) : null;
+        if (channelsLast && mixed is not null)
+            MemoryLayout.ToChannelsLast(mixed.Working);
+        using var objective = DistillationObjectives.Create(method, mixed?.Working ?? student, teacher,
+            new ScaleKDLossOptions { FuseProxyViews = fuseProxyViews });
         objective.to(backend.Device);
         student.train();
         var parameters = student.parameters().Concat(objective.parameters()).ToList();
@@ -45,9 +53,11 @@ static class StepBenchmark
             var clock = Stopwatch.StartNew();
             using (var scope = NewDisposeScope())
             {
+                mixed?.PullWeights();
                 var loss = objective.Compute(images, labels);
                 optimizer.zero_grad();
                 loss.Total.backward();
+                mixed?.PushGradients();
                 optimizer.step();
                 _ = loss.Total.item<float>(); // the host sync that ends a timed step
             }

@@ -8,6 +8,7 @@ be dry-run anywhere.
         --image-size 224 --batch 64 --device cuda
 """
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -29,6 +30,8 @@ parser.add_argument("--iterations", type=int, default=10)
 parser.add_argument("--threads", type=int, default=0, help="intra-op threads; 0 keeps torch's default")
 parser.add_argument("--teacher-bf16", action="store_true", help="run the frozen teacher in bfloat16, as the .NET trainer does on CUDA")
 parser.add_argument("--channels-last", action="store_true", help="channels-last images and student (CNN students)")
+parser.add_argument("--autocast-bf16", action="store_true",
+                    help="student, projectors and losses under torch.autocast(bfloat16), float32 weights: PyTorch's usual mixed precision")
 args = parser.parse_args()
 if args.threads:
     torch.set_num_threads(args.threads)
@@ -161,7 +164,16 @@ projectors = torch.nn.ModuleDict({
 optimizer = torch.optim.AdamW(list(student.parameters()) + list(projectors.parameters()), 1e-3, weight_decay=0.05)
 
 
+def autocast():
+    return torch.autocast(device.type, dtype=torch.bfloat16) if args.autocast_bf16 else contextlib.nullcontext()
+
+
 def scalekd_step():
+    with autocast():
+        return _scalekd_step()
+
+
+def _scalekd_step():
     with torch.no_grad():
         stages, zt = teacher.stages_and_logits(images)
     target = stages[3]
@@ -176,7 +188,8 @@ def scalekd_step():
 
 
 def student_step():
-    return torch.nn.functional.cross_entropy(student_forward(images)[2], labels)
+    with autocast():
+        return torch.nn.functional.cross_entropy(student_forward(images)[2], labels)
 
 
 def time_step(step):
@@ -209,6 +222,7 @@ def step_flops(step):
 card = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
 print(f"# PyTorch {torch.__version__} ({'timm' if timm_teacher else 'reference models'}), {args.teacher} -> {args.student}, "
       f"{size} px, batch {args.batch}, teacher {'bfloat16' if args.teacher_bf16 else 'float32'}, "
+      f"student {'autocast bfloat16' if args.autocast_bf16 else 'float32'}, "
       f"{'channels-last' if args.channels_last else 'contiguous'} images, {card}, threads {torch.get_num_threads()}")
 print("| method | median ms/step | images/s | GFLOP/step | TFLOP/s |")
 print("|---|---|---|---|---|")

@@ -64,6 +64,10 @@ sealed class ScoringRow : DataViewRowCursor
     }
 
     public override DataViewSchema Schema { get; }
+    /// <summary>Read and decode the next batch on a worker while the student scores this one. Always on; false exists
+    /// so that the inference benchmark can measure what it saves.</summary>
+    internal static bool PrefetchNextBatch { get; set; } = true;
+
     public override long Position => _input.Position;
     public override long Batch => _input.Batch;
     public override ValueGetter<DataViewRowId> GetIdGetter() => _input.GetIdGetter();
@@ -114,7 +118,7 @@ sealed class ScoringRow : DataViewRowCursor
         var images = _lookahead is null ? [_readInput!(position)] : LookaheadBatch(position);
         try
         {
-            if (_lookahead is not null && images.Count == _transformer.ScoringBatchSize)
+            if (PrefetchNextBatch && _lookahead is not null && images.Count == _transformer.ScoringBatchSize)
                 _nextBatch = Task.Run(ReadLookaheadBatch);
             _scores = _transformer.ScoreBatch(images);
             _batchStart = position;

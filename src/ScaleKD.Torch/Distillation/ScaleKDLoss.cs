@@ -23,6 +23,7 @@ public sealed class ScaleKDLoss : DistillationObjective
     readonly DualViewFeatureLoss _featureLoss;
     readonly StageShape _teacherStage4;
     readonly string[] _views;
+    readonly bool _fuseProxyViews;
 
     /// <summary>Builds the projectors for the pair and freezes the teacher.</summary>
     /// <exception cref="ArgumentException">The pair does not fit: TPP needs a ViT or Swin teacher; heads must divide the teacher's channels.</exception>
@@ -44,6 +45,7 @@ public sealed class ScaleKDLoss : DistillationObjective
         _featureLoss = new DualViewFeatureLoss(Settings.SpatialWeight, Settings.FrequencyWeight, Settings.DcRemoval);
         _tpp = Settings.UseTeacherParameterPerception ? new TeacherParameterPerception(teacher) : null;
         _views = Settings.UseFrequencyView ? [Spatial, Frequency] : [Spatial];
+        _fuseProxyViews = options.FuseProxyViews;
 
         projectors = new ProjectorSet();
         foreach (var view in _views)
@@ -81,8 +83,10 @@ public sealed class ScaleKDLoss : DistillationObjective
         // views' proxies share one pass through the teacher, stacked on the batch axis (the frozen teacher treats
         // images independently), so its stage 4 runs once per step instead of once per view.
         var proxies = _tpp is null ? null
-            : _tpp.Forward(cat(_views.Select(view => projectors.Get($"s3_{view}").forward(studentStage3, null)).ToList(), 0))
-                .chunk(_views.Length, 0);
+            : _fuseProxyViews
+                ? _tpp.Forward(cat(_views.Select(view => projectors.Get($"s3_{view}").forward(studentStage3, null)).ToList(), 0))
+                    .chunk(_views.Length, 0)
+                : _views.Select(view => _tpp.Forward(projectors.Get($"s3_{view}").forward(studentStage3, null))).ToArray();
         for (var v = 0; v < _views.Length; v++)
         {
             var view = _views[v];

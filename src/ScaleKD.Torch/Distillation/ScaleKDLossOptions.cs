@@ -48,4 +48,8 @@ public sealed record ScaleKDLossOptions
 
     /// <summary>How the frequency view removes the DC component; both ways give the same value.</summary>
     public DcRemoval DcRemoval { get; init; } = DcRemoval.MeanSubtraction;
+
+    /// <summary>Both views' proxies go through the teacher's stage 4 in one pass, stacked on the batch axis. The same
+    /// values either way; false (one pass per view) exists so that the benchmark can measure what the fusion saves.</summary>
+    internal bool FuseProxyViews { get; init; } = true;
 }
