@@ -11,6 +11,7 @@ budget="${SESSION_SECONDS:-560}"
 start=$(date +%s)
 { nvidia-smi; python3 -c "import torch, timm; print('torch', torch.__version__, 'timm', timm.__version__)"; nproc; } >"$out/machine.log" 2>&1
 
+CASES="${SHORT_CASES:-fp32 bf16-teacher bf16 channels-last unfused-tpp}" INFERENCE="${SHORT_INFERENCE:-1}" \
 ITERATIONS=3 BATCH=16 ROWS=64 ENGINE_CALLS=100 CASE_TIMEOUT=150 RESULTS="$out/short.tsv" \
   bash "$root/bench/gpu/device.sh" >"$out/short.log" 2>&1
 status=$?

@@ -92,13 +92,13 @@ def dct_via_fft(x):
 
 
 def dct2(x):
-    ch, cw = dct_matrix(x.shape[-2]).to(x.dtype), dct_matrix(x.shape[-1]).to(x.dtype)
+    ch, cw = dct_matrix(x.shape[-2]).to(x), dct_matrix(x.shape[-1]).to(x)
     return ch @ x @ cw.t()
 
 
 def idct2(x):
-    ih = torch.linalg.inv(dct_matrix(x.shape[-2])).to(x.dtype)
-    iw = torch.linalg.inv(dct_matrix(x.shape[-1])).to(x.dtype)
+    ih = torch.linalg.inv(dct_matrix(x.shape[-2])).to(x)
+    iw = torch.linalg.inv(dct_matrix(x.shape[-1])).to(x)
     return ih @ x @ iw.t()
 
 
