@@ -34,13 +34,16 @@ static class StepBenchmark
         using var student = ModelRegistry.Create(studentName, options).to(backend.Device);
         if (channelsLast)
             MemoryLayout.ToChannelsLast(student);
-        using var mixed = studentBFloat16 ? new BFloat16Student(student) : null;
-        if (channelsLast && mixed is not null)
-            MemoryLayout.ToChannelsLast(mixed.Working);
-        using var objective = DistillationObjectives.Create(method, mixed?.Working ?? student, teacher,
-            new ScaleKDLossOptions { FuseProxyViews = fuseProxyViews });
+        var lossOptions = new ScaleKDLossOptions { FuseProxyViews = fuseProxyViews };
+        using var objective = DistillationObjectives.Create(method, student, teacher, lossOptions);
         objective.to(backend.Device);
         student.train();
+        objective.train();
+        // bfloat16: the optimizer keeps the float32 student and projectors; the step runs their bfloat16 copies.
+        using var mixed = studentBFloat16 ? new BFloat16Student(student) : null;
+        var working = mixed?.AttachObjective(objective, s => DistillationObjectives.Create(method, s, teacher, lossOptions)) ?? objective;
+        if (channelsLast && mixed is not null)
+            MemoryLayout.ToChannelsLast(mixed.WorkingModel);
         var parameters = student.parameters().Concat(objective.parameters()).ToList();
         using var optimizer = optim.AdamW(parameters, 1e-3, weight_decay: 0.05);
         using var contiguous = randn(batch, 3, imageSize, imageSize, device: backend.Device);
@@ -54,7 +57,7 @@ static class StepBenchmark
             using (var scope = NewDisposeScope())
             {
                 mixed?.PullWeights();
-                var loss = objective.Compute(images, labels);
+                var loss = working.Compute(images, labels);
                 optimizer.zero_grad();
                 loss.Total.backward();
                 mixed?.PushGradients();

@@ -84,9 +84,9 @@ public sealed class ScaleKDLoss : DistillationObjective
         // images independently), so its stage 4 runs once per step instead of once per view.
         var proxies = _tpp is null ? null
             : _fuseProxyViews
-                ? _tpp.Forward(cat(_views.Select(view => projectors.Get($"s3_{view}").forward(studentStage3, null)).ToList(), 0))
+                ? _tpp.Forward(cat(_views.Select(view => Project($"s3_{view}", studentStage3, null)).ToList(), 0))
                     .chunk(_views.Length, 0)
-                : _views.Select(view => _tpp.Forward(projectors.Get($"s3_{view}").forward(studentStage3, null))).ToArray();
+                : _views.Select(view => _tpp.Forward(Project($"s3_{view}", studentStage3, null))).ToArray();
         for (var v = 0; v < _views.Length; v++)
         {
             var view = _views[v];
@@ -94,16 +94,26 @@ public sealed class ScaleKDLoss : DistillationObjective
             if (proxy is not null)
                 terms[$"s3_{view}"] = ViewLoss(view, proxy, teacherStage4);
             // Direct path: stage-4 projection, queried by the proxy output of the same view (not detached).
-            var direct = projectors.Get($"s4_{view}").forward(studentStage4, proxy);
+            var direct = Project($"s4_{view}", studentStage4, proxy);
             terms[$"s4_{view}"] = ViewLoss(view, direct, teacherStage4);
         }
         var total = terms.Values.Aggregate((a, b) => a + b);
         return new DistillationLoss(total, terms, student.Logits);
     }
 
+    /// <summary>Runs a projector in the dtype of its own weights (bfloat16 in mixed-precision training, see
+    /// <c>BFloat16Student</c>); its output keeps that dtype on the way into the teacher's stage 4.</summary>
+    Tensor Project(string name, Tensor studentMap, Tensor? queries)
+    {
+        var projector = projectors.Get(name);
+        var dtype = ((nn.Module)projector).parameters().First().dtype;
+        return projector.forward(studentMap.to(dtype), queries?.to(dtype));
+    }
+
+    /// <summary>The feature losses are always computed in the teacher map's dtype (float32), whatever the projector's.</summary>
     Tensor ViewLoss(string view, Tensor tokens, Tensor teacherMap)
     {
-        var map = TokenMaps.ToMap(tokens, _teacherStage4.Height, _teacherStage4.Width);
+        var map = TokenMaps.ToMap(tokens.to(teacherMap.dtype), _teacherStage4.Height, _teacherStage4.Width);
         return view == Spatial ? _featureLoss.Spatial(map, teacherMap) : _featureLoss.Frequency(map, teacherMap);
     }
 

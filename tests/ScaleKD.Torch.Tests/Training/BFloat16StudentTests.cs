@@ -1,3 +1,4 @@
+using ScaleKD.Torch.Distillation;
 using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Training.Precision;
 using TorchSharp;
@@ -109,6 +110,35 @@ public sealed class BFloat16StudentTests : TensorScopeTest
 
         var bar = 4 * 65536 * float32Error;
         Assert.True(bfloat16Error <= bar, $"{name}: bfloat16 gradient off by {bfloat16Error:E2} of its scale; float32 by {float32Error:E2}, so the bar is {bar:E2}");
+    }
+
+    [Fact]
+    public void AScaleKDStepInBFloat16TrainsTheFloat32StudentAndProjectors()
+    {
+        manual_seed(4);
+        var options = new ModelOptions(NumClasses: 10, ImageSize: 64);
+        using var teacher = ModelRegistry.Create("vit_pico_patch4_32", options);
+        using var student = ModelRegistry.Create("resnet_pico", options);
+        using var objective = new ScaleKDLoss(teacher, student);
+        student.train();
+        objective.train();
+        using var mixed = new BFloat16Student(student);
+        var working = mixed.AttachObjective(objective, s => new ScaleKDLoss(teacher, s));
+        Assert.All(working.parameters().Where(p => p.dim() > 1), p => Assert.Equal(ScalarType.BFloat16, p.dtype));
+
+        mixed.PullWeights();
+        var loss = working.Compute(randn(4, 3, 64, 64), arange(4));
+        Assert.Equal(ScalarType.Float32, loss.Total.dtype);
+        Assert.True(float.IsFinite(loss.Total.item<float>()));
+        loss.Total.backward();
+        mixed.PushGradients();
+        // Every projector and student weight got a float32 gradient; the teacher none.
+        Assert.All(objective.named_parameters().Concat(student.named_parameters()).Where(p => p.parameter.dim() > 1), p =>
+        {
+            Assert.NotNull(p.parameter.grad);
+            Assert.Equal(ScalarType.Float32, p.parameter.grad!.dtype);
+        });
+        Assert.All(teacher.parameters(), p => Assert.Null(p.grad));
     }
 
     static List<Tensor> RunningMeans(nn.Module model) =>

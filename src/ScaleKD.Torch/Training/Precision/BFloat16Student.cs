@@ -1,3 +1,4 @@
+using ScaleKD.Torch.Distillation;
 using ScaleKD.Torch.Models;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -6,22 +7,24 @@ using static TorchSharp.torch;
 namespace ScaleKD.Torch.Training.Precision;
 
 /// <summary>
-/// Manual bfloat16 mixed precision for a student, the recipe autocast automates (TorchSharp 0.107 has no autocast):
-/// float32 master weights, which the optimizer updates and which are saved; a bfloat16 working copy that runs the
-/// forward and backward pass; its gradients applied to the masters in float32. bfloat16 has float32's exponent range,
-/// so no loss scaling is needed. Normalisation layers stay in float32 in the working copy: libtorch's batch and layer
-/// norm take bfloat16 input with float32 weights and statistics, so the running statistics accumulate in float32.
+/// Manual bfloat16 mixed precision for what training updates, the student and its objective's projectors: the recipe
+/// autocast automates, which TorchSharp 0.107 lacks. Float32 master weights are what the optimizer updates and what is
+/// saved; bfloat16 working copies run the forward and backward pass; their gradients are applied to the masters in
+/// float32. bfloat16 has float32's exponent range, so no loss scaling is needed. Normalisation layers stay in float32 in
+/// the working copies: libtorch's batch and layer norm take bfloat16 input with float32 weights and statistics, so the
+/// running statistics accumulate in float32. The losses are computed in float32 (the student's features and logits
+/// leave the working copy in float32).
 /// </summary>
 /// <remarks>
-/// One step: <see cref="PullWeights"/> (masters → working copy), the objective's forward and backward through
-/// <see cref="Working"/>, <see cref="PushGradients"/> (working gradients → masters, norm statistics → masters), then
-/// clipping and the optimizer step on the masters as in float32 training.
+/// One step: <see cref="PullWeights"/> (masters → working copies), the working objective's forward and backward,
+/// <see cref="PushGradients"/> (working gradients → masters, norm statistics → masters), then clipping and the
+/// optimizer step on the masters exactly as in float32 training.
 /// </remarks>
 public sealed class BFloat16Student : IDisposable
 {
     readonly VisionModel _twin;
-    readonly List<(Tensor Master, Tensor Working)> _parameters;
-    readonly List<(Tensor Master, Tensor Working)> _buffers;
+    readonly List<WeightPair> _pairs = [];
+    DistillationObjective? _workingObjective;
 
     /// <param name="master">The float32 student; the working copy is built from its registered name and options on its device.</param>
     public BFloat16Student(VisionModel master)
@@ -29,17 +32,9 @@ public sealed class BFloat16Student : IDisposable
         ArgumentNullException.ThrowIfNull(master);
         Master = master;
         var device = master.parameters().First().device;
-        // The copy's own random initialisation is overwritten at once; it must not move the process's random stream,
-        // or turning bfloat16 on would change the projectors' initial weights and the data order.
-        var randomState = torch.get_rng_state();
-        _twin = ModelRegistry.Create(master.GetName(), master.Options);
-        torch.set_rng_state(randomState);
-        _twin.to(device).to(ScalarType.BFloat16);
-        foreach (var module in _twin.modules().Where(IsNormalization))
-            module.to(ScalarType.Float32);
-        _parameters = Pair(master.named_parameters().Select(p => ((string, Tensor))p), _twin.named_parameters().Select(p => ((string, Tensor))p));
-        _buffers = Pair(master.named_buffers(), _twin.named_buffers());
-        _twin.train(master.training);
+        _twin = WithoutMovingTheRandomStream(() => ModelRegistry.Create(master.GetName(), master.Options));
+        _twin.to(device);
+        _pairs.Add(new WeightPair(master, _twin));
         Working = new BFloat16View(_twin);
         PullWeights();
     }
@@ -54,43 +49,108 @@ public sealed class BFloat16Student : IDisposable
     /// features and logits, so every loss is computed in float32.</summary>
     public VisionModel Working { get; }
 
-    /// <summary>Copies the master weights and norm statistics into the working copy, rounding to its dtypes.</summary>
+    /// <summary>
+    /// Makes the bfloat16 working copy of an objective whose float32 <paramref name="master"/> the optimizer updates:
+    /// <paramref name="create"/> builds the same objective around <see cref="Working"/>, and from then on its
+    /// projectors take part in <see cref="PullWeights"/> and <see cref="PushGradients"/>.
+    /// </summary>
+    /// <returns>The objective to compute the loss with.</returns>
+    public DistillationObjective AttachObjective(DistillationObjective master, Func<VisionModel, DistillationObjective> create)
+    {
+        if (_workingObjective is not null)
+            throw new InvalidOperationException("An objective is already attached.");
+        _workingObjective = WithoutMovingTheRandomStream(() => create(Working));
+        _workingObjective.to(master.parameters().FirstOrDefault()?.device ?? Master.parameters().First().device);
+        _pairs.Add(new WeightPair(master, _workingObjective));
+        PullWeights();
+        return _workingObjective;
+    }
+
+    /// <summary>Copies the master weights and norm statistics into the working copies, rounding to their dtypes.</summary>
     public void PullWeights()
     {
         using var noGrad = no_grad();
-        foreach (var (master, working) in _parameters.Concat(_buffers))
-            working.copy_(master);
-        _twin.train(Master.training);
+        foreach (var pair in _pairs)
+            pair.Pull();
     }
 
-    /// <summary>Moves the working copy's gradients onto the masters in float32 (replacing theirs), clears the working
+    /// <summary>Moves the working copies' gradients onto the masters in float32 (replacing theirs), clears the working
     /// gradients, and copies the norm statistics the forward pass updated back to the masters.</summary>
     public void PushGradients()
     {
         using var noGrad = no_grad();
-        foreach (var (master, working) in _parameters)
-        {
-            var gradient = working.grad;
-            if (gradient is null)
-                continue;
-            master.grad = gradient.to(master.dtype);
-        }
-        _twin.zero_grad();
-        foreach (var (master, working) in _buffers)
-            master.copy_(working);
+        foreach (var pair in _pairs)
+            pair.Push();
     }
 
     /// <inheritdoc />
-    public void Dispose() => _twin.Dispose();
-
-    static bool IsNormalization(nn.Module module) => module is BatchNorm2d or LayerNorm or LayerNorm2d;
-
-    static List<(Tensor Master, Tensor Working)> Pair(IEnumerable<(string Name, Tensor Tensor)> master, IEnumerable<(string Name, Tensor Tensor)> working)
+    public void Dispose()
     {
-        var byName = working.ToDictionary(p => p.Name, p => p.Tensor);
-        return master.Select(p => (p.Tensor, byName.TryGetValue(p.Name, out var w)
-            ? w
-            : throw new InvalidOperationException($"The bfloat16 working copy has no '{p.Name}'."))).ToList();
+        _workingObjective?.Dispose();
+        _twin.Dispose();
+    }
+
+    // A working copy's own random initialisation is overwritten at once; it must not move the process's random
+    // stream, or turning bfloat16 on would change the projectors' initial weights and the data order.
+    static T WithoutMovingTheRandomStream<T>(Func<T> create)
+    {
+        var state = torch.get_rng_state();
+        try
+        {
+            return create();
+        }
+        finally
+        {
+            torch.set_rng_state(state);
+        }
+    }
+
+    /// <summary>One master module and its working copy, converted to bfloat16 but for its normalisation layers, with
+    /// their parameters and buffers paired by name.</summary>
+    sealed class WeightPair
+    {
+        readonly nn.Module _master;
+        readonly nn.Module _working;
+        readonly List<(Tensor Master, Tensor Working)> _parameters;
+        readonly List<(Tensor Master, Tensor Working)> _buffers;
+
+        public WeightPair(nn.Module master, nn.Module working)
+        {
+            _master = master;
+            _working = working;
+            working.to(ScalarType.BFloat16);
+            foreach (var module in working.modules().Where(IsNormalization))
+                module.to(ScalarType.Float32);
+            _parameters = Pair(master.named_parameters().Select(p => (p.name, (Tensor)p.parameter)), working.named_parameters().Select(p => (p.name, (Tensor)p.parameter)));
+            _buffers = Pair(master.named_buffers(), working.named_buffers());
+        }
+
+        public void Pull()
+        {
+            foreach (var (master, working) in _parameters.Concat(_buffers))
+                working.copy_(master);
+            _working.train(_master.training);
+        }
+
+        public void Push()
+        {
+            foreach (var (master, working) in _parameters)
+                if (working.grad is { } gradient)
+                    master.grad = gradient.to(master.dtype);
+            _working.zero_grad();
+            foreach (var (master, working) in _buffers)
+                master.copy_(working);
+        }
+
+        static bool IsNormalization(nn.Module module) => module is BatchNorm2d or LayerNorm or LayerNorm2d;
+
+        static List<(Tensor Master, Tensor Working)> Pair(IEnumerable<(string Name, Tensor Tensor)> master, IEnumerable<(string Name, Tensor Tensor)> working)
+        {
+            var byName = working.ToDictionary(p => p.Name, p => p.Tensor);
+            return master.Select(p => (p.Tensor, byName.TryGetValue(p.Name, out var w)
+                ? w
+                : throw new InvalidOperationException($"The bfloat16 working copy has no '{p.Name}'."))).ToList();
+        }
     }
 
     /// <summary>The working copy seen as a float32 model: inputs cast to bfloat16, outputs back to float32; the casts
