@@ -20,17 +20,16 @@ public sealed class BFloat16StudentTests : TensorScopeTest
 {
     [Theory]
     [InlineData("resnet_pico", 64)]
-    [InlineData("mixer_pico_patch4_32", 32)]
-    public void TheWorkingCopyIsBFloat16ExceptItsNormsAndHoldsTheRoundedMasters(string name, int size)
+    [InlineData("convnext_test_pico", 64)]
+    public void TheWorkingCopyIsBFloat16ExceptItsBatchNormsAndHoldsTheRoundedMasters(string name, int size)
     {
         manual_seed(1);
         using var master = ModelRegistry.Create(name, new ModelOptions(NumClasses: 10, ImageSize: size));
         using var mixed = new BFloat16Student(master);
         var working = mixed.WorkingModel.named_parameters().ToDictionary(p => p.name, p => p.parameter);
         var norms = mixed.WorkingModel.named_modules()
-            .Where(m => m.module is BatchNorm2d or LayerNorm || m.module.GetType().Name == "LayerNorm2d")
+            .Where(m => m.module is BatchNorm2d)
             .Select(m => m.name + ".").ToList();
-        Assert.NotEmpty(norms);
         foreach (var (key, parameter) in master.named_parameters())
         {
             var inNorm = norms.Any(n => key.StartsWith(n, StringComparison.Ordinal));

@@ -10,9 +10,9 @@ namespace ScaleKD.Torch.Training.Precision;
 /// Manual bfloat16 mixed precision for what training updates, the student and its objective's projectors: the recipe
 /// autocast automates, which TorchSharp 0.107 lacks. Float32 master weights are what the optimizer updates and what is
 /// saved; bfloat16 working copies run the forward and backward pass; their gradients are applied to the masters in
-/// float32. bfloat16 has float32's exponent range, so no loss scaling is needed. Normalisation layers stay in float32 in
-/// the working copies: libtorch's batch and layer norm take bfloat16 input with float32 weights and statistics, so the
-/// running statistics accumulate in float32. The losses are computed in float32 (the student's features and logits
+/// float32. bfloat16 has float32's exponent range, so no loss scaling is needed. Batch norm stays in float32 in the
+/// working copies (libtorch takes bfloat16 input with float32 weights and statistics), so the running statistics
+/// accumulate in float32; layer norm computes its statistics in float32 inside the kernel either way. The losses are computed in float32 (the student's features and logits
 /// leave the working copy in float32).
 /// </summary>
 /// <remarks>
@@ -142,7 +142,10 @@ public sealed class BFloat16Student : IDisposable
                 master.copy_(working);
         }
 
-        static bool IsNormalization(nn.Module module) => module is BatchNorm2d or LayerNorm or LayerNorm2d;
+        // Batch norm keeps float32 weights and running statistics (libtorch takes bfloat16 input with them on CPU and
+        // CUDA). Layer norm has no running statistics, computes its per-token mean and variance in float32 internally,
+        // and on CUDA needs weights of its input's dtype, so it runs in bfloat16 like everything else.
+        static bool IsNormalization(nn.Module module) => module is BatchNorm2d;
 
         static List<(Tensor Master, Tensor Working)> Pair(IEnumerable<(string Name, Tensor Tensor)> master, IEnumerable<(string Name, Tensor Tensor)> working)
         {
