@@ -12,6 +12,7 @@ public static class ModelRegistry
             .Concat(VisionTransformer.Configurations())
             .Concat(Swin.Configurations())
             .Concat(Mixer.Configurations())
+            .Concat(MlNetResNet18.Configurations())
             .ToDictionary(c => c.Name, c => c.Create, StringComparer.Ordinal);
 
     /// <summary>Every registered name, sorted.</summary>

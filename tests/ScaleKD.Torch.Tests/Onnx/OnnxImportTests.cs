@@ -1,0 +1,132 @@
+using Onnx;
+using ScaleKD.Torch.Models;
+using ScaleKD.Torch.Onnx;
+using ScaleKD.Torch.Tests.Parity;
+using static ScaleKD.Torch.Tests.Onnx.TestGraph;
+using static TorchSharp.torch;
+
+namespace ScaleKD.Torch.Tests.Onnx;
+
+/// <summary>
+/// The ONNX importer against ONNX Runtime on the same input, to 1e-4 of each output's scale (the whole-model parity
+/// bound: float32 convolutions that sum up to 4,608 products in different orders): ML.NET's ImageNet ResNet-18, and
+/// small graphs written here that exercise each supported operator and attribute.
+/// </summary>
+[Trait("Category", "Parity")]
+public sealed class OnnxImportTests : TensorScopeTest, IDisposable
+{
+    readonly string _folder = Directory.CreateTempSubdirectory("scalekd-onnx-").FullName;
+
+    public override void Dispose()
+    {
+        Directory.Delete(_folder, recursive: true);
+        base.Dispose();
+    }
+
+    static string ResNet18Path => Path.Combine(MlNetResNet18.FindModelsFolder(), "ResNet18Onnx", "ResNet18.onnx");
+
+    [Fact]
+    public void MLNetsResNet18MatchesOnnxRuntimeAtEveryStage()
+    {
+        var graph = OnnxGraph.Load(ResNet18Path);
+        graph.eval();
+        using var model = new OnnxCnn("resnet18_onnx", graph, OnnxInputConvention.Timm, new ModelOptions(NumClasses: 10));
+        Assert.Equal(["64×56×56", "128×28×28", "256×14×14", "512×7×7"], model.StageShapes().Select(s => s.ToString()));
+        Assert.Equal(22, graph.Operators.Count(op => op.OpType == "Conv"));
+
+        var images = randn(2, 3, 224, 224, generator: new Generator(1)) * 60;
+        var expected = OnnxRuntimeReference.Run(ModelProto.Parser.ParseFrom(File.ReadAllBytes(ResNet18Path)), images, [.. model.StageValues]);
+        using var noGrad = no_grad();
+        var actual = graph.Run(images, model.StageValues);
+        foreach (var value in model.StageValues.Concat(graph.OutputNames))
+            ParityAssert.Relative(expected[value], actual[value], $"ResNet18.onnx {value}");
+        // The model's pre-logits are the graph's own 7×7 average pool.
+        var stages = model.ForwardStages(images);
+        ParityAssert.Relative(expected[graph.OutputNames[0]].flatten(1), stages.PreLogits, "ResNet18.onnx pooled features");
+    }
+
+    [Fact]
+    public void TheBuiltInTeacherTakesTimmImagesAndAppliesThePackagesPreprocessing()
+    {
+        using var model = (OnnxCnn)ModelRegistry.Create(MlNetResNet18.Name, new ModelOptions(NumClasses: 10));
+        model.eval();
+        // Pixels in [0, 255] as the package's two graphs take them (preprocessing, then the network)...
+        var pixels = rand(2, 3, 224, 224, generator: new Generator(2)) * 255;
+        var folder = MlNetResNet18.FindModelsFolder();
+        var preprocessed = OnnxRuntimeReference.Run(ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(folder, "ResNetPrepOnnx", "ResNetPreprocess.onnx"))), pixels);
+        var expected = OnnxRuntimeReference.Run(ModelProto.Parser.ParseFrom(File.ReadAllBytes(ResNet18Path)), preprocessed.Values.Single());
+        // ...and the same pixels as every model here takes them: [0, 1], standardised with ImageNet's statistics.
+        var timm = (pixels / 255 - tensor(new[] { 0.485f, 0.456f, 0.406f }).view(1, 3, 1, 1)) / tensor(new[] { 0.229f, 0.224f, 0.225f }).view(1, 3, 1, 1);
+        using var noGrad = no_grad();
+        ParityAssert.Relative(expected.Values.Single().flatten(1), model.ForwardStages(timm).PreLogits, "resnet18_imagenet_mlnet features");
+    }
+
+    [Fact]
+    public void TheTeachersStageFourRunsAloneOnStageThreeTokens()
+    {
+        using var model = (OnnxCnn)ModelRegistry.Create(MlNetResNet18.Name, new ModelOptions(NumClasses: 10));
+        model.eval();
+        var images = randn(2, 3, 224, 224, generator: new Generator(3));
+        using var noGrad = no_grad();
+        var stages = model.ForwardStages(images).Stages;
+        var tokens3 = stages[2].flatten(2).transpose(1, 2);
+        var fromStage3 = model.ForwardFromStage(tokens3, 3);
+        Assert.Equal(new long[] { 2, 49, 512 }, fromStage3.shape);
+        ParityAssert.Absolute(stages[3].flatten(2).transpose(1, 2), fromStage3, "ForwardFromStage(3)", 0);
+    }
+
+    [Theory]
+    [InlineData(8)]
+    [InlineData(13)]
+    public void SmallGraphsOfEverySupportedOperatorMatchOnnxRuntime(int opset)
+    {
+        var g = new TestGraph(opset, channels: 3, size: 17, seed: opset);
+        // Conv with bias and asymmetric pads, BN, ReLU; a grouped, dilated conv; a residual Add.
+        var c1 = g.Node("Conv", ["image", g.Weight(8, 3, 3, 3), g.Weight(8)], Ints("kernel_shape", 3, 3), Ints("strides", 2, 2), Ints("pads", 1, 1, 0, 0));
+        var b1 = g.Node("BatchNormalization", [c1, g.Weight(8), g.Weight(8), g.Weight(8), g.Constant(rand(8) + 0.5)], Float("epsilon", 1e-3f));
+        var r1 = g.Node("Relu", [b1]);
+        var c2 = g.Node("Conv", [r1, g.Weight(8, 2, 3, 3)], Ints("kernel_shape", 3, 3), Ints("pads", 2, 2, 2, 2), Ints("dilations", 2, 2), Int("group", 4));
+        var a1 = g.Node("Add", [c2, r1]);
+        // Max pool with asymmetric pads, average pools with and without the pads counted, an Add of a constant.
+        var p1 = g.Node("MaxPool", [a1], Ints("kernel_shape", 3, 3), Ints("strides", 2, 2), Ints("pads", 1, 1, 0, 0));
+        var p2 = g.Node("AveragePool", [p1], Ints("kernel_shape", 3, 3), Ints("pads", 1, 1, 1, 1), Int("count_include_pad", 1));
+        var p3 = g.Node("AveragePool", [p2], Ints("kernel_shape", 2, 2), Ints("pads", 1, 1, 1, 1));
+        var k1 = g.Node("Add", [p3, g.Weight(1, 8, 1, 1)]);
+        // Global pooling, Flatten, Gemm with transposed weights and scaled terms, Dropout and Identity pass through.
+        var gp = g.Node("GlobalAveragePool", [k1]);
+        var f1 = g.Node("Flatten", [gp], Int("axis", 1));
+        var d1 = g.Node("Dropout", [f1]);
+        var fc = g.Node("Gemm", [d1, g.Weight(5, 8), g.Weight(5)], Int("transB", 1), Float("alpha", 0.5f), Float("beta", 2f));
+        var out1 = g.Node("Identity", [fc]);
+        g.Output(out1);
+
+        var graph = OnnxGraph.Load(g.Save(_folder));
+        graph.eval();
+        var images = randn(3, 3, 17, 17, generator: new Generator(4));
+        var expected = OnnxRuntimeReference.Run(g.Model, images, c1, a1, p1, p2, p3);
+        using var noGrad = no_grad();
+        var actual = graph.Run(images, [c1, a1, p1, p2, p3]);
+        foreach (var value in new[] { c1, a1, p1, p2, p3, out1 })
+            ParityAssert.Relative(expected[value], actual[value], $"opset {opset} {value} ({graph.Operators.FirstOrDefault(o => o.Output == value)?.OpType})");
+    }
+
+    [Fact]
+    public void AnUnsupportedOperatorFailsWithItsNameAndTheNode()
+    {
+        var g = new TestGraph(13, channels: 3, size: 8, seed: 5);
+        g.Output(g.Node("Sigmoid", ["image"]));
+        var error = Assert.Throws<NotSupportedException>(() => OnnxGraph.Load(g.Save(_folder)));
+        Assert.Contains("Sigmoid", error.Message);
+        Assert.Contains("Sigmoid_", error.Message);
+        Assert.Contains("Supported: ", error.Message);
+    }
+
+    [Fact]
+    public void AFileThatIsNotOnnxIsNamed()
+    {
+        var path = Path.Combine(_folder, "not.onnx");
+        File.WriteAllText(path, "hello, not a protobuf at all \u0001\u0002");
+        var error = Assert.ThrowsAny<Exception>(() => OnnxGraph.Load(path));
+        Assert.Contains(path, error.Message);
+    }
+}
