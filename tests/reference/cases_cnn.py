@@ -88,6 +88,14 @@ class ResNet(nn.Module):
         pre_logits = F.adaptive_avg_pool2d(x, 1).flatten(1)
         return stages, pre_logits, self.fc(pre_logits)
 
+    def forward_from_stage(self, tokens, stage):
+        """TPP for a ResNet teacher: layer4 on stage-3 tokens (N, H*W, C) laid out as a map; returns stage-4 tokens."""
+        assert stage == 3
+        n, l, c = tokens.shape
+        side = int(round(l ** 0.5))
+        x = self.layer4(tokens.transpose(1, 2).reshape(n, c, side, side))
+        return x.flatten(2).transpose(1, 2)
+
 
 # ----------------------------------------------------------------------------------------------------- MobileNetV1
 

@@ -21,8 +21,10 @@ from fixture import half_state, param_checksum, randomize_
 
 
 class ScaleKDReference(nn.Module):
-    def __init__(self, teacher, student, teacher_stages, student_stages, alpha, heads, softmax_scale=5.0, smoothing=0.0):
+    def __init__(self, teacher, student, teacher_stages, student_stages, alpha, heads, softmax_scale=5.0, smoothing=0.0,
+                 teacher_size=None):
         super().__init__()
+        self.teacher_size = teacher_size
         self.teacher, self.student = [teacher], [student]  # used, not owned (kept out of this module's state)
         self.alpha, self.smoothing = alpha, smoothing
         self.t4 = teacher_stages[3]
@@ -37,7 +39,10 @@ class ScaleKDReference(nn.Module):
     def forward(self, images, labels):
         teacher, student = self.teacher[0], self.student[0]
         with torch.no_grad():
-            t_stages, _, zt = teacher.forward_stages(images)
+            # A teacher at its own resolution sees the images resized (bilinear, as torch resizes by default).
+            t_images = images if self.teacher_size is None else F.interpolate(
+                images, size=(self.teacher_size, self.teacher_size), mode="bilinear", align_corners=False)
+            t_stages, _, zt = teacher.forward_stages(t_images)
         t4 = t_stages[3]
         s_stages, _, zs = student.forward_stages(images)
         _, h, w = self.t4
@@ -51,8 +56,9 @@ class ScaleKDReference(nn.Module):
         return terms
 
 
-def pair_case(teacher, teacher_seed, student, student_seed, teacher_stages, student_stages, alpha, heads, seed):
-    loss = ScaleKDReference(teacher, student, teacher_stages, student_stages, alpha, heads)
+def pair_case(teacher, teacher_seed, student, student_seed, teacher_stages, student_stages, alpha, heads, seed,
+              teacher_size=None):
+    loss = ScaleKDReference(teacher, student, teacher_stages, student_stages, alpha, heads, teacher_size=teacher_size)
     randomize_(teacher, teacher_seed)
     randomize_(student, student_seed)
     randomize_(loss, seed)
@@ -98,3 +104,10 @@ def cases():
     # ViT teacher (patch 8, so an 8x8 grid at 64 px): alpha (0.016, 0.008); heads: 32 channels -> 8 for both stages.
     yield "pair_vit_pico_resnet_pico", pair_case(
         vit, 11, resnet_pico(), 100, [(32, 8, 8)] * 4, resnet_stages, (0.016, 0.008), (8, 8), 600)
+    # A CNN teacher at its own resolution (the pretrained ResNet-18 case in miniature): resnet_pico's shape at 96 px
+    # against the student at 64, so the projectors map 4x4 onto 6x6 and 2x2 onto 3x3, and TPP runs the teacher's
+    # layer4. Alpha as for Swin teachers (0.08, 0.06), the hierarchical-teacher setting; heads: 24 and 32 channels,
+    # neither a multiple of the CNN head widths 48 / 64, so the largest divisor up to 8: 8 and 8.
+    yield "pair_resnet_teacher_resnet_pico", pair_case(
+        resnet_pico(), 13, resnet_pico(), 100, [(8, 24, 24), (16, 12, 12), (24, 6, 6), (32, 3, 3)], resnet_stages,
+        (0.08, 0.06), (8, 8), 700, teacher_size=96)

@@ -20,9 +20,22 @@ public static class FrozenTeacher
     {
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
-        var features = teacher.ForwardStages(images.to(DtypeOf(teacher)));
+        var features = teacher.ForwardStages(AtTeacherSize(teacher, images).to(DtypeOf(teacher)));
         Tensor Keep(Tensor t) => t.to(images.dtype).MoveToOuterDisposeScope();
         return new StageFeatures(features.Stages.Select(Keep).ToList(), Keep(features.PreLogits), Keep(features.Logits));
+    }
+
+    /// <summary>
+    /// The images at the teacher's own input size: a pretrained teacher keeps the resolution it learned at (224 px)
+    /// while the student trains at its own (e.g. 64 px), and the projectors map between the two grids. Bilinear, as
+    /// torch's <c>F.interpolate(mode="bilinear", align_corners=False)</c>.
+    /// </summary>
+    public static Tensor AtTeacherSize(VisionModel teacher, Tensor images)
+    {
+        var size = teacher.Options.ImageSize;
+        return images.shape[^1] == size && images.shape[^2] == size
+            ? images
+            : nn.functional.interpolate(images, [size, size], mode: InterpolationMode.Bilinear, align_corners: false);
     }
 
     /// <summary>The teacher's later stages on <paramref name="tokens"/> (with gradients to the tokens), in the tokens' dtype.</summary>

@@ -26,12 +26,13 @@ public sealed class ScaleKDLoss : DistillationObjective
     readonly bool _fuseProxyViews;
 
     /// <summary>Builds the projectors for the pair and freezes the teacher.</summary>
-    /// <exception cref="ArgumentException">The pair does not fit: TPP needs a ViT or Swin teacher; heads must divide the teacher's channels.</exception>
+    /// <remarks>The teacher may run at its own image size (its input is resized, <see cref="FrozenTeacher.AtTeacherSize"/>);
+    /// the projectors map the student's grids onto the teacher's.</remarks>
+    /// <exception cref="ArgumentException">The pair does not fit: TPP needs a teacher that can run its last stage alone
+    /// (<see cref="ITeacherModel"/>); heads must divide the teacher's channels.</exception>
     public ScaleKDLoss(VisionModel teacher, VisionModel student, ScaleKDLossOptions? options = null) : base(nameof(ScaleKDLoss))
     {
         options ??= new ScaleKDLossOptions();
-        if (teacher.Options.ImageSize != student.Options.ImageSize)
-            throw new ArgumentException($"Teacher and student must see the same image size; got {teacher.Options.ImageSize} and {student.Options.ImageSize}.", nameof(student));
         if (teacher.Options.NumClasses != student.Options.NumClasses)
             throw new ArgumentException($"Teacher and student must have the same classes for logit KD; got {teacher.Options.NumClasses} and {student.Options.NumClasses}.", nameof(student));
         _teacher = teacher;
@@ -142,7 +143,9 @@ public sealed class ScaleKDLoss : DistillationObjective
     /// <summary>Official defaults per pair (spec §1, §2, §4), overridden by whatever the options set.</summary>
     static ScaleKDSettings Resolve(ScaleKDLossOptions o, VisionModel teacher, VisionModel student, IReadOnlyList<StageShape> teacherStages)
     {
-        var swinTeacher = teacher.Family == ModelFamily.Swin;
+        // α: the official Swin setting for hierarchical teachers (Swin, and CNNs, which no official config covers:
+        // their four stages end in a 7×7 map like Swin's); the BEiT/EVA setting for isotropic ViT-family teachers.
+        var swinTeacher = teacher.Family is not (ModelFamily.VisionTransformer or ModelFamily.Mixer);
         var layerNormStudent = student.Family is ModelFamily.ConvNeXt or ModelFamily.Swin;
         var cnnStudent = student.Family is ModelFamily.ResNet or ModelFamily.MobileNetV1;
         int Heads(int? chosen, int channels, int cnnHeadDim)

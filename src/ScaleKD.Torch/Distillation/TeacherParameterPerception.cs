@@ -19,7 +19,7 @@ public sealed class TeacherParameterPerception
     public TeacherParameterPerception(VisionModel teacher)
     {
         _teacher = teacher as ITeacherModel
-            ?? throw new ArgumentException($"{teacher.GetName()} ({teacher.Family}) cannot serve TPP: it cannot run its later stages from a feature. Use a ViT or Swin teacher, or switch TPP off.", nameof(teacher));
+            ?? throw new ArgumentException($"{teacher.GetName()} ({teacher.Family}) cannot serve TPP: it cannot run its later stages from a feature. Use a ViT, Swin or ResNet teacher (or an imported ONNX CNN), or switch TPP off.", nameof(teacher));
         Freeze(teacher);
         Teacher = teacher;
     }

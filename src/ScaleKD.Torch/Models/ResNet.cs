@@ -10,7 +10,8 @@ namespace ScaleKD.Torch.Models;
 /// pool, four stages <c>layer1</c>–<c>layer4</c> of residual blocks (strides 1, 2, 2, 2), global average pooling and
 /// <c>fc</c>. The stage maps are the outputs of <c>layer1</c>–<c>layer4</c> (strides 4, 8, 16, 32).
 /// </summary>
-public sealed class ResNet : VisionModel
+/// <remarks>As a ScaleKD teacher, TPP runs <c>layer4</c> on a stage-3 map (<see cref="ForwardFromStage"/>).</remarks>
+public sealed class ResNet : VisionModel, ITeacherModel
 {
     /// <summary>The stage layout of one configuration.</summary>
     /// <param name="Block">The residual block of every stage.</param>
@@ -84,6 +85,16 @@ public sealed class ResNet : VisionModel
         }
         var pooled = x.mean([2, 3]);
         return new StageFeatures(stages, pooled, fc.forward(pooled));
+    }
+
+    /// <inheritdoc />
+    public Tensor ForwardFromStage(Tensor tokens, int stage)
+    {
+        if (stage != 3)
+            throw new ArgumentOutOfRangeException(nameof(stage), stage, $"{GetName()} runs its later stages from stage 3 only.");
+        var s3 = StageShapes()[2];
+        var map = tokens.transpose(1, 2).reshape(tokens.shape[0], s3.Channels, s3.Height, s3.Width);
+        return layer4.forward(map).flatten(2).transpose(1, 2);
     }
 
     /// <inheritdoc />

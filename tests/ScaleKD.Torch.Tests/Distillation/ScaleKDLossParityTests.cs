@@ -20,13 +20,18 @@ public sealed class ScaleKDLossParityTests : TensorScopeTest
     {
         { "pair_swin_pico_resnet_pico", "swin_pico_patch2_window4_32", 0.08, 0.06, 8, 1 },
         { "pair_vit_pico_resnet_pico", "vit_pico_patch8_64", 0.016, 0.008, 8, 8 },
+        // A CNN teacher at its own resolution: resnet_pico's shape at 96 px, the student at 64 (see cases_pairs.py).
+        { "pair_resnet_teacher_resnet_pico", "resnet_pico@96", 0.08, 0.06, 8, 8 },
     };
 
     (VisionModel Teacher, VisionModel Student, ScaleKDLoss Loss, ParityFixture Pair) Load(string pairFixture, string teacherName, ScalarType dtype = ScalarType.Float32)
     {
-        VisionModel teacher = teacherName == "vit_pico_patch8_64"
-            ? new VisionTransformer(teacherName, new VisionTransformerConfig(PatchSize: 8, EmbedDim: 32, Depth: 4, NumHeads: 2), Pico)
-            : ModelRegistry.Create(teacherName, Pico);
+        VisionModel teacher = teacherName switch
+        {
+            "vit_pico_patch8_64" => new VisionTransformer(teacherName, new VisionTransformerConfig(PatchSize: 8, EmbedDim: 32, Depth: 4, NumHeads: 2), Pico),
+            "resnet_pico@96" => ModelRegistry.Create("resnet_pico", Pico with { ImageSize = 96 }),
+            _ => ModelRegistry.Create(teacherName, Pico),
+        };
         LoadWeights(teacher, pairFixture, "teacher.");
         var student = ModelRegistry.Create("resnet_pico", Pico);
         LoadWeights(student, "cnn_resnet_pico_32", "");
@@ -140,7 +145,8 @@ public sealed class ScaleKDLossParityTests : TensorScopeTest
         var noCap = new ScaleKDLoss(teacher, student, new ScaleKDLossOptions { UseCrossAttentionProjector = false });
         Assert.DoesNotContain(noCap.modules(), m => m is CrossAttentionProjector);
         Assert.Equal(6, noCap.Compute(images, labels).Terms.Count);
-        Assert.Throws<ArgumentException>(() => new ScaleKDLoss(ModelRegistry.Create("resnet_pico", Pico), student));
+        // A teacher that cannot run its last stage alone cannot serve TPP.
+        Assert.Throws<ArgumentException>(() => new ScaleKDLoss(ModelRegistry.Create("mobilenetv1_pico", Pico), student));
     }
 
     [Fact]

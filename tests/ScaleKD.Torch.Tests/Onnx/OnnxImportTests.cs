@@ -1,4 +1,5 @@
 using Onnx;
+using ScaleKD.Torch.Distillation;
 using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Onnx;
 using ScaleKD.Torch.Tests.Parity;
@@ -73,6 +74,23 @@ public sealed class OnnxImportTests : TensorScopeTest, IDisposable
         var fromStage3 = model.ForwardFromStage(tokens3, 3);
         Assert.Equal(new long[] { 2, 49, 512 }, fromStage3.shape);
         ParityAssert.Absolute(stages[3].flatten(2).transpose(1, 2), fromStage3, "ForwardFromStage(3)", 0);
+    }
+
+    [Fact]
+    public void TheBuiltInTeacherDistilsIntoAStudentAtTheStudentsOwnSize()
+    {
+        using var teacher = ModelRegistry.Create(MlNetResNet18.Name, new ModelOptions(NumClasses: 10));
+        using var student = ModelRegistry.Create("resnet_pico", new ModelOptions(NumClasses: 10, ImageSize: 64));
+        using var loss = new ScaleKDLoss(teacher, student);
+        // Hierarchical-teacher weights; the projectors map the student's 4×4 and 2×2 maps onto 14×14 and 7×7.
+        Assert.Equal((0.08, 0.06), (loss.Settings.SpatialWeight, loss.Settings.FrequencyWeight));
+        student.train();
+        var result = loss.Compute(randn(2, 3, 64, 64, generator: new Generator(6)), tensor(new long[] { 1, 2 }));
+        Assert.Equal(6, result.Terms.Count);
+        Assert.All(result.Terms.Values, t => Assert.True(float.IsFinite(t.item<float>())));
+        result.Total.backward();
+        Assert.All(teacher.parameters(), p => Assert.Null(p.grad));
+        Assert.True(student.parameters().First().grad!.abs().sum().item<float>() > 0);
     }
 
     [Theory]
