@@ -1,5 +1,6 @@
 using Onnx;
 using ScaleKD.Torch.Onnx;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ScaleKD.Torch.Models;
@@ -34,17 +35,18 @@ public static class MlNetResNet18
         yield return (Name, Create);
     }
 
-    /// <summary>Loads the graph and mean image and builds the model at 224 px.</summary>
+    /// <summary>Loads the graph and mean image and builds the model at <see cref="ModelOptions.ImageSize"/> (224 px, the
+    /// size it was trained at, by default; any multiple of 16 from 64, for speed, with the mean image resized).</summary>
     /// <exception cref="FileNotFoundException">The package's files are in none of the places searched; the message lists them.</exception>
     public static OnnxCnn Create(ModelOptions options)
     {
-        if (options.ImageSize != 224 || options.InChannels != 3)
+        if (options.ImageSize % 16 != 0 || options.ImageSize < 64 || options.InChannels != 3)
             throw new ArgumentException(
-                $"{Name} takes 224 px RGB images; got ImageSize {options.ImageSize}, InChannels {options.InChannels}. " +
-                "A student may train at its own size: the teacher's input is resized to 224 px.", nameof(options));
+                $"{Name} takes RGB images of a multiple of 16 px from 64 (it was trained at 224); got ImageSize {options.ImageSize}, " +
+                $"InChannels {options.InChannels}. A student may train at its own size: the teacher's input is resized.", nameof(options));
         var folder = FindModelsFolder();
-        var graph = OnnxGraph.Load(Path.Combine(folder, "ResNet18Onnx", "ResNet18.onnx"));
-        var meanImage = MeanImage(Path.Combine(folder, "ResNetPrepOnnx", "ResNetPreprocess.onnx"));
+        var graph = OnnxGraph.Load(Path.Combine(folder, "ResNet18Onnx", "ResNet18.onnx"), checkInputSize: false);
+        var meanImage = MeanImage(Path.Combine(folder, "ResNetPrepOnnx", "ResNetPreprocess.onnx"), options.ImageSize);
         return new OnnxCnn(Name, graph, new OnnxInputConvention(Bgr: true, PixelScale: 255, Mean: meanImage, Std: null), options);
     }
 
@@ -67,11 +69,13 @@ public static class MlNetResNet18
                 $"Looked in: {string.Join("; ", candidates)}.");
     }
 
-    static Tensor MeanImage(string path)
+    /// <summary>The package's 224×224 mean image, resized (bilinear) when the teacher runs at another size.</summary>
+    static Tensor MeanImage(string path, int size)
     {
         var model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(path));
         var mean = model.Graph.Initializer.FirstOrDefault(t => t.Name == "MeanImage")
             ?? throw new InvalidDataException($"'{path}' has no MeanImage initialiser.");
-        return OnnxTensors.ToTensor(mean).reshape(3, 224, 224);
+        var image = OnnxTensors.ToTensor(mean).reshape(1, 3, 224, 224);
+        return (size == 224 ? image : nn.functional.interpolate(image, [size, size], mode: InterpolationMode.Bilinear, align_corners: false)).reshape(3, size, size);
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using ScaleKD.Torch.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -35,7 +36,7 @@ public sealed class OnnxCnn : VisionModel, ITeacherModel
     /// values from before stage 3.</exception>
     public OnnxCnn(string name, OnnxGraph graph, OnnxInputConvention input, ModelOptions options) : base(name, options)
     {
-        if (graph.InputShape.Count == 4 && graph.InputShape[2] > 0 && graph.InputShape[2] != options.ImageSize)
+        if (graph.ChecksInputSize && graph.InputShape.Count == 4 && graph.InputShape[2] > 0 && graph.InputShape[2] != options.ImageSize)
             throw new ArgumentException(
                 $"{name} takes {graph.InputShape[2]} px images (its ONNX input is {string.Join("×", graph.InputShape)}); got ImageSize {options.ImageSize}.",
                 nameof(options));
@@ -118,8 +119,21 @@ public sealed class OnnxCnn : VisionModel, ITeacherModel
         graph.eval();
         var probe = zeros(1, options.InChannels, options.ImageSize, options.ImageSize);
         var values = new Dictionary<string, Tensor>(StringComparer.Ordinal) { [graph.InputName] = probe };
-        graph.Evaluate(values, 0, graph.Operators.Count);
-        var values4d = graph.Operators.Select(op => (op.Output, Value: values[op.Output])).Where(v => v.Value.dim() == 4).ToList();
+        // Node by node: at an image size other than the graph's own, a layer after the last stage (a fixed 7×7 average
+        // pool, say) may not fit the smaller map; the stages end before it, and the model never runs it.
+        for (var i = 0; i < graph.Operators.Count; i++)
+        {
+            try
+            {
+                graph.Evaluate(values, i, i + 1);
+            }
+            catch (Exception e) when (e is ExternalException or InvalidOperationException or ArgumentException)
+            {
+                break;
+            }
+        }
+        var values4d = graph.Operators.Where(op => values.ContainsKey(op.Output))
+            .Select(op => (op.Output, Value: values[op.Output])).Where(v => v.Value.dim() == 4).ToList();
         var names = new string[4];
         var shapes = new StageShape[4];
         for (var k = 0; k < 4; k++)

@@ -61,7 +61,8 @@ public sealed class OnnxGraph : nn.Module
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">The file is not an ONNX model.</exception>
     /// <exception cref="NotSupportedException">A node uses an operator or attribute this importer does not run; the message names it.</exception>
-    public static OnnxGraph Load(string path)
+    /// <param name="checkInputSize">Keep the declared input size (false lets a fully convolutional graph run at others).</param>
+    public static OnnxGraph Load(string path, bool checkInputSize = true)
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"ONNX model '{path}' does not exist.", path);
@@ -75,8 +76,13 @@ public sealed class OnnxGraph : nn.Module
         {
             throw new InvalidDataException($"'{path}' is not an ONNX model: {e.Message}", e);
         }
-        return FromModel(model, Path.GetFileNameWithoutExtension(path));
+        var graph = FromModel(model, Path.GetFileNameWithoutExtension(path));
+        graph.ChecksInputSize = checkInputSize;
+        return graph;
     }
+
+    /// <summary>Whether a model built on this graph must take the graph's declared input size.</summary>
+    public bool ChecksInputSize { get; private set; } = true;
 
     /// <summary>Builds the module from an ONNX model in memory.</summary>
     public static OnnxGraph FromModel(ModelProto model, string name = "onnx") => new(name, model);
