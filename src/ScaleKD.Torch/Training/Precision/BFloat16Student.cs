@@ -32,7 +32,10 @@ public sealed class BFloat16Student : IDisposable
         ArgumentNullException.ThrowIfNull(master);
         Master = master;
         var device = master.parameters().First().device;
-        _twin = WithoutMovingTheRandomStream(() => ModelRegistry.Create(master.GetName(), master.Options));
+        // Building the copy draws its (overwritten) initial weights from the random stream like any model creation, so
+        // a seeded run stays reproducible. The stream is not saved and restored around it: that would rewind whatever
+        // another thread drew in between.
+        _twin = ModelRegistry.Create(master.GetName(), master.Options);
         _twin.to(device);
         _pairs.Add(new WeightPair(master, _twin));
         Working = new BFloat16View(_twin);
@@ -59,7 +62,7 @@ public sealed class BFloat16Student : IDisposable
     {
         if (_workingObjective is not null)
             throw new InvalidOperationException("An objective is already attached.");
-        _workingObjective = WithoutMovingTheRandomStream(() => create(Working));
+        _workingObjective = create(Working);
         _workingObjective.to(master.parameters().FirstOrDefault()?.device ?? Master.parameters().First().device);
         _pairs.Add(new WeightPair(master, _workingObjective));
         PullWeights();
@@ -88,21 +91,6 @@ public sealed class BFloat16Student : IDisposable
     {
         _workingObjective?.Dispose();
         _twin.Dispose();
-    }
-
-    // A working copy's own random initialisation is overwritten at once; it must not move the process's random
-    // stream, or turning bfloat16 on would change the projectors' initial weights and the data order.
-    static T WithoutMovingTheRandomStream<T>(Func<T> create)
-    {
-        var state = torch.get_rng_state();
-        try
-        {
-            return create();
-        }
-        finally
-        {
-            torch.set_rng_state(state);
-        }
     }
 
     /// <summary>One master module and its working copy, converted to bfloat16 but for its normalisation layers, with
