@@ -3,6 +3,7 @@ using System.Text;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using ScaleKD.Torch.Distillation;
+using ScaleKD.Torch.IO;
 using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Native;
 using ScaleKD.Torch.Training.Teachers;
@@ -105,7 +106,7 @@ public static class Commands
                       $"(each seed changes initialisation, data order and augmentation; the student's training images are the same); " +
                       $"student training time {rows.Sum(r => r.Seconds) / 60:F0} min in all.");
         Directory.CreateDirectory(basis.Output);
-        DistillRunner.Atomic(Path.Combine(basis.Output, "compare.md"), temp => File.WriteAllText(temp, md.ToString()));
+        AtomicFile.WriteAllText(Path.Combine(basis.Output, "compare.md"), md.ToString());
         Console.WriteLine(md.ToString());
         return 0;
     }

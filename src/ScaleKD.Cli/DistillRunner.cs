@@ -3,6 +3,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using ScaleKD.MLNet;
 using ScaleKD.Torch.Distillation;
+using ScaleKD.Torch.IO;
 using ScaleKD.Torch.Training;
 using ScaleKD.Torch.Training.Augmentation;
 using ScaleKD.Torch.Training.Optimization;
@@ -79,7 +80,7 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
             var model = new TransformerChain<ITransformer>(student, ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(student.Transform(train)));
             var metrics = ml.MulticlassClassification.Evaluate(model.Transform(test), scoreColumnName: "Score", predictedLabelColumnName: "PredictedLabel");
             var zip = Path.Combine(settings.Output, method == settings.Method ? "model.zip" : $"model-{method}.zip");
-            Atomic(zip, path => ml.Model.Save(model, train.Schema, path));
+            AtomicFile.Write(zip, stream => ml.Model.Save(model, train.Schema, stream));
             runs.Add(new StudentRun(method, history, metrics, clock.Elapsed.TotalSeconds, zip));
             display.Line($"{method}: test top-1 {metrics.MicroAccuracy:P2} ({clock.Elapsed.TotalSeconds:F0} s); model {zip}");
             model.Dispose();
@@ -101,20 +102,5 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
     {
         var text = Path.GetFullPath(settings.Data ?? Torch.Training.Data.FashionMnist.DefaultDirectory) + "|" + string.Join("|", data.ClassNames);
         return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)))[..12].ToLowerInvariant();
-    }
-
-    /// <summary>Writes through a temporary file and a rename, so a crash never leaves a half-written file.</summary>
-    public static void Atomic(string path, Action<string> write)
-    {
-        var temp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
-        try
-        {
-            write(temp);
-            File.Move(temp, path, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temp);
-        }
     }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Microsoft.ML.Data;
+using ScaleKD.Torch.IO;
 using ScaleKD.Torch.Training;
 
 namespace ScaleKD.Cli;
@@ -56,7 +57,7 @@ public static class Report
             foreach (var e in history)
                 md.AppendLine(Invariant($"| {e.Epoch} | {e.TrainLoss:F4} | {e.TrainTop1:P1} | {e.ValidationTop1:P2} | {e.ValidationTop5:P2} | {e.LearningRate:G3} | {e.ImagesPerSecond:F0} |"));
         }
-        DistillRunner.Atomic(Path.Combine(folder, "report.md"), temp => File.WriteAllText(temp, md.ToString()));
+        AtomicFile.WriteAllText(Path.Combine(folder, "report.md"), md.ToString());
     }
 
     /// <summary>How many images the metrics were computed on.</summary>

@@ -54,10 +54,8 @@ public sealed partial class ScaleKDTrainer : IEstimator<ScaleKDTransformer>
             throw _host.ExceptSchemaMismatch(nameof(inputSchema), "label", _options.LabelColumnName, "Key<UInt32> (use MapValueToKey)", label.GetTypeString());
         if (!inputSchema.TryFindColumn(_options.ImageColumnName, out var image))
             throw _host.ExceptSchemaMismatch(nameof(inputSchema), "image", _options.ImageColumnName);
-        var isImage = image.Kind == SchemaShape.Column.VectorKind.Scalar && image.ItemType is ImageDataViewType;
-        var isBytes = image.Kind == SchemaShape.Column.VectorKind.VariableVector && image.ItemType == NumberDataViewType.Byte;
-        if (!isImage && !isBytes)
-            throw _host.ExceptSchemaMismatch(nameof(inputSchema), "image", _options.ImageColumnName, "Image (from LoadImages) or Vector<Byte> of an encoded image", image.GetTypeString());
+        if (!ImageColumn.Accepts(image.Kind != SchemaShape.Column.VectorKind.Scalar, image.ItemType))
+            throw _host.ExceptSchemaMismatch(nameof(inputSchema), "image", _options.ImageColumnName, ImageColumn.AcceptedTypes, image.GetTypeString());
 
         var columns = inputSchema.ToDictionary(c => c.Name);
         var slotNames = new SchemaShape([new SchemaShape.Column(AnnotationUtils.Kinds.SlotNames, SchemaShape.Column.VectorKind.Vector, TextDataViewType.Instance, false)]);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using ScaleKD.Torch.IO;
 using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Weights;
 
@@ -21,10 +22,7 @@ public static class TeacherFiles
     public static void Save(VisionModel teacher, TeacherDescription description, string path)
     {
         SafetensorsWeights.Save(teacher, path);
-        var json = DescriptionPath(path);
-        var temp = json + $".{Environment.ProcessId}.tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(description, new JsonSerializerOptions { WriteIndented = true }));
-        File.Move(temp, json, overwrite: true);
+        AtomicFile.WriteAllText(DescriptionPath(path), JsonSerializer.Serialize(description, new JsonSerializerOptions { WriteIndented = true }));
     }
 
     /// <summary>Rebuilds a saved teacher.</summary>
