@@ -30,7 +30,7 @@ static class StepBenchmark
         using var student = ModelRegistry.Create(studentName, options).to(backend.Device);
         if (channelsLast)
             MemoryLayout.ToChannelsLast(student);
-        using var objective = DistillationObjectives.Create(method, student, teacher);
+        using var objective = DistillationObjective.Create(method, student, teacher);
         objective.to(backend.Device);
         student.train();
         var parameters = student.parameters().Concat(objective.parameters()).ToList();
