@@ -21,7 +21,9 @@ sealed class PhaseProgress : IProgress<DistillationProgress>, IDisposable
 
     public PhaseProgress(IHost host, IChannel log, IProgress<DistillationProgress>? user, string role)
     {
-        (_log, _user, _role) = (log, user, role);
+        _log = log;
+        _user = user;
+        _role = role;
         _progress = host.StartProgressChannel($"ScaleKD {role}");
         _progress.SetHeader(Header, Fill);
     }

@@ -42,8 +42,17 @@ sealed class TrainingRun : IDisposable
     public TrainingRun(DistillationSpec spec, VisionModel student, DistillationObjective objective, ITrainingStep step, ModelEma? ema, Device device,
         long stepsPerEpoch, TrainingCheckpoint record, ResumeState? resume, string? checkpointPath, ProgressReporter reporter, StopSignal stop)
     {
-        (_spec, _student, _objective, _step, _ema, _device) = (spec, student, objective, step, ema, device);
-        (_stepsPerEpoch, _record, _checkpointPath, _reporter, _stop) = (stepsPerEpoch, record, checkpointPath, reporter, stop);
+        _spec = spec;
+        _student = student;
+        _objective = objective;
+        _step = step;
+        _ema = ema;
+        _device = device;
+        _stepsPerEpoch = stepsPerEpoch;
+        _record = record;
+        _checkpointPath = checkpointPath;
+        _reporter = reporter;
+        _stop = stop;
         var augmentation = spec.AugmentationFor(student.Options.ImageSize);
         augmentation.Validate();
         _trainTransform = new TrainAugmentation(augmentation);
