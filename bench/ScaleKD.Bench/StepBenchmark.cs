@@ -34,14 +34,14 @@ static class StepBenchmark
         using var student = ModelRegistry.Create(studentName, options).to(backend.Device);
         if (channelsLast)
             MemoryLayout.ToChannelsLast(student);
-        var lossOptions = new ScaleKDLossOptions { FuseProxyViews = fuseProxyViews };
-        using var objective = DistillationObjectives.Create(method, student, teacher, lossOptions);
+        var objectiveOptions = new ObjectiveOptions { ScaleKD = new ScaleKDOptions { FuseProxyViews = fuseProxyViews } };
+        using var objective = DistillationObjective.Create(method, student, teacher, objectiveOptions);
         objective.to(backend.Device);
         student.train();
         objective.train();
         // bfloat16: the optimizer keeps the float32 student and projectors; the step runs their bfloat16 copies.
         using var mixed = studentBFloat16 ? new BFloat16Student(student) : null;
-        var working = mixed?.AttachObjective(objective, s => DistillationObjectives.Create(method, s, teacher, lossOptions)) ?? objective;
+        var working = mixed?.AttachObjective(objective, s => DistillationObjective.Create(method, s, teacher, objectiveOptions)) ?? objective;
         if (channelsLast && mixed is not null)
             MemoryLayout.ToChannelsLast(mixed.WorkingModel);
         var parameters = student.parameters().Concat(objective.parameters()).ToList();

@@ -46,7 +46,7 @@ class Teacher:
     def __init__(self, name, model, timm_layout):
         self.model, self.timm_layout, self.is_vit = model, timm_layout, name.startswith(("vit", "deit"))
         self.dtype = next(model.parameters()).dtype
-        # SCALEKD_SPEC's per-teacher feature weights (spatial, frequency): Swin 0.08/0.06, ViT 0.016/0.008.
+        # docs/method.md's per-teacher feature weights ("Per-pair defaults") (spatial, frequency): Swin 0.08/0.06, ViT 0.016/0.008.
         self.alpha = (0.016, 0.008) if self.is_vit else (0.08, 0.06)
 
     def stages_and_logits(self, images):

@@ -3,9 +3,10 @@ using System.Text;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using ScaleKD.Torch.Distillation;
+using ScaleKD.Torch.IO;
 using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Native;
-using ScaleKD.Torch.Training.Teachers;
+using ScaleKD.Torch.Teachers;
 using Spectre.Console;
 
 namespace ScaleKD.Cli;
@@ -68,33 +69,18 @@ public static class Commands
     /// <summary><c>compare</c>: methods × students × seeds with one cached teacher, as a mean ± std table.</summary>
     public static int Compare(DistillSettings basis, IReadOnlyList<string> students, IReadOnlyList<DistillationMethod> methods, int seeds)
     {
-        var rows = new List<(string Student, DistillationMethod Method, int Seed, double Top1, double Seconds, long TestImages)>();
+        var rows = new List<CompareRow>();
         var display = new TrainingDisplay();
         display.Run(() =>
         {
             foreach (var student in students)
                 foreach (var method in methods)
                     for (var seed = 0; seed < seeds; seed++)
-                    {
-                        // The teacher is trained (and cached) once, with seed 0; each student run gets its own seed.
-                        // No per-epoch validation: each run is scored once, by its last epoch, on the whole held-out
-                        // split, so no run is chosen by its test accuracy.
-                        var settings = basis with
-                        {
-                            ValidateEachEpoch = false,
-                            Student = student,
-                            Method = method,
-                            Seed = seed,
-                            Output = Path.Combine(basis.Output, "compare", $"{student}-{method}-seed{seed}"),
-                            TeacherWeights = basis.TeacherWeights ?? (method == DistillationMethod.None ? null : TeacherFor(basis, display)),
-                        };
-                        var run = new DistillRunner(settings, display).Run().Students[^1];
-                        rows.Add((student, method, seed, run.Metrics.MicroAccuracy, run.Seconds, Report.TestImages(run.Metrics)));
-                    }
+                        rows.Add(CompareRun(basis, student, method, seed, display));
             return 0;
         });
         var md = new StringBuilder();
-        md.AppendLine($"# compare: teacher {basis.Teacher}, {basis.Epochs} student epochs, {basis.ImageSize} px, {seeds} seeds");
+        md.AppendLine($"# compare: teacher {basis.Spec.Teacher.Model}, {basis.Spec.Epochs} student epochs, {basis.Spec.ImageSize} px, {seeds} seeds");
         md.AppendLine();
         md.AppendLine("| student | " + string.Join(" | ", methods) + " |");
         md.AppendLine("|---|" + string.Concat(methods.Select(_ => "---|")));
@@ -105,9 +91,26 @@ public static class Commands
                       $"(each seed changes initialisation, data order and augmentation; the student's training images are the same); " +
                       $"student training time {rows.Sum(r => r.Seconds) / 60:F0} min in all.");
         Directory.CreateDirectory(basis.Output);
-        DistillRunner.Atomic(Path.Combine(basis.Output, "compare.md"), temp => File.WriteAllText(temp, md.ToString()));
+        AtomicFile.WriteAllText(Path.Combine(basis.Output, "compare.md"), md.ToString());
         Console.WriteLine(md.ToString());
         return 0;
+    }
+
+    sealed record CompareRow(string Student, DistillationMethod Method, int Seed, double Top1, double Seconds, long TestImages);
+
+    /// <summary>One run of the table. The teacher is trained (and cached) once, with seed 0, by the first run that needs
+    /// it; each student run gets its own seed. No per-epoch validation: each run is scored once, by its last epoch, on
+    /// the whole held-out split, so no run is chosen by its test accuracy.</summary>
+    static CompareRow CompareRun(DistillSettings basis, string student, DistillationMethod method, int seed, TrainingDisplay display)
+    {
+        var settings = basis with
+        {
+            Spec = basis.Spec with { Student = student, Method = method, Seed = seed, Teacher = basis.Spec.Teacher with { Seed = 0 } },
+            ValidateEachEpoch = false,
+            Output = Path.Combine(basis.Output, "compare", $"{student}-{method}-seed{seed}"),
+        };
+        var run = new DistillRunner(settings, display).Run().Students[^1];
+        return new CompareRow(student, method, seed, run.Metrics.MicroAccuracy, run.Seconds, Report.TestImages(run.Metrics));
     }
 
     /// <summary><c>import-teacher</c>: how a checkpoint fits an architecture.</summary>
@@ -117,8 +120,8 @@ public static class Commands
             throw new CliException($"Unknown model '{modelName}'.", $"known models: {string.Join(", ", ModelRegistry.Names)}");
         TorchBackend.Initialize();
         using var model = ModelRegistry.Create(modelName, new ModelOptions(classes, imageSize));
-        var mismatch = TeacherWeights.Check(model, weights);
-        var classifier = TeacherWeights.ClassifierKeys(model);
+        var mismatch = PretrainedWeights.Check(model, weights);
+        var classifier = PretrainedWeights.ClassifierKeys(model);
         if (mismatch.IsEmpty)
         {
             Console.WriteLine($"{weights} fits {modelName}: all {model.state_dict().Count} tensors match by name and shape.");
@@ -142,20 +145,6 @@ public static class Commands
         using var probe = TorchSharp.torch.randn(64, 64, device: backend.Device);
         Console.WriteLine($"Check: a 64x64 matmul on {backend.Device} gives a finite result: {TorchSharp.torch.isfinite(probe.matmul(probe)).all().item<bool>()}");
         return 0;
-    }
-
-    /// <summary>The cached teacher all compare runs share (trained with seed 0 by a short run when missing).</summary>
-    static string TeacherFor(DistillSettings basis, TrainingDisplay display)
-    {
-        var teacherSettings = basis with { Seed = 0 };
-        var data = DataSets.Open(new MLContext(seed: 0), teacherSettings.Data, teacherSettings.TrainLimit, teacherSettings.ValidationLimit, teacherSettings.TeacherTrainLimit);
-        var path = DistillRunner.CachedTeacherPath(teacherSettings, data);
-        if (!File.Exists(path))
-        {
-            display.Line("compare: preparing the shared teacher (seed 0).");
-            new DistillRunner(teacherSettings with { Method = DistillationMethod.VanillaKD, Epochs = 1, Output = Path.Combine(basis.Output, "compare", "teacher") }, display).Run();
-        }
-        return path;
     }
 
     static (ITransformer Model, IReadOnlyList<string> ClassNames) Load(MLContext ml, string path)

@@ -3,27 +3,32 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using ScaleKD.MLNet;
 using ScaleKD.Torch.Distillation;
+using ScaleKD.Torch.IO;
+using ScaleKD.Torch.Teachers;
 using ScaleKD.Torch.Training;
-using ScaleKD.Torch.Training.Augmentation;
-using ScaleKD.Torch.Training.Optimization;
 
 namespace ScaleKD.Cli;
 
 /// <summary>The outcome of one student run.</summary>
 public sealed record StudentRun(DistillationMethod Method, IReadOnlyList<EpochMetrics> History, MulticlassClassificationMetrics Metrics, double Seconds, string ModelPath);
 
-/// <summary>Trains (or reuses) the teacher, distils the student, evaluates, and saves the model zip.</summary>
+/// <summary>What <see cref="DistillRunner.Run"/> produced: the teacher's epochs (when it was trained here), each student
+/// run, and the data they used.</summary>
+public sealed record DistillOutcome(IReadOnlyList<EpochMetrics> Teacher, IReadOnlyList<StudentRun> Students, ImageDataSet Data);
+
+/// <summary>Distils the student of the settings (the teacher prepared, trained or reused from the cache by ScaleKD.Torch's
+/// <see cref="TeacherPreparation"/>), evaluates it, and saves the model zip.</summary>
 public sealed class DistillRunner(DistillSettings settings, TrainingDisplay display)
 {
     /// <summary>Where from-scratch teachers are cached between runs.</summary>
-    public static string TeacherCache => Path.Combine(
+    public static string TeacherCacheDirectory => Path.Combine(
         Environment.GetEnvironmentVariable("XDG_CACHE_HOME") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"),
         "scalekd", "teachers");
 
     /// <summary>Runs the requested method (and, with <see cref="DistillSettings.Baseline"/>, the student alone).</summary>
-    public (IReadOnlyList<EpochMetrics> Teacher, IReadOnlyList<StudentRun> Students, ImageDataSet Data) Run()
+    public DistillOutcome Run()
     {
-        var ml = new MLContext(seed: settings.Seed)
+        var ml = new MLContext(seed: settings.Spec.Seed)
         {
             GpuDeviceId = settings.Device == "cuda" ? 0 : null,
             FallbackToCpu = false,
@@ -31,90 +36,60 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
         var data = DataSets.Open(ml, settings.Data, settings.TrainLimit, settings.ValidationLimit, settings.TeacherTrainLimit);
         display.Line($"Data: {data.Description}");
         var keyed = DataSets.LabelToKey(ml, data.ClassNames).Fit(data.Train);
-        var train = keyed.Transform(data.Train);
-        var validation = keyed.Transform(data.Validation);
-        var test = keyed.Transform(data.Test);
-        var teacherTrain = keyed.Transform(data.TeacherTrain);
         Directory.CreateDirectory(settings.Output);
-
         var teacherHistory = new List<EpochMetrics>();
-        var teacherPath = settings.TeacherWeights ?? CachedTeacherPath(settings, data);
+        var spec = settings.Spec with { Teacher = settings.Spec.Teacher with { CacheDirectory = TeacherCacheDirectory } };
+        var teacherCacheKey = TeacherCacheKey(data);
         var runs = new List<StudentRun>();
-        foreach (var method in settings.Baseline && settings.Method != DistillationMethod.None ? [DistillationMethod.None, settings.Method] : new[] { settings.Method })
+        foreach (var method in settings.Baseline && spec.Method != DistillationMethod.None ? [DistillationMethod.None, spec.Method] : new[] { spec.Method })
         {
-            var history = new List<EpochMetrics>();
-            var clock = Stopwatch.StartNew();
-            var trainsTeacher = method != DistillationMethod.None && settings.TeacherWeights is null && !File.Exists(teacherPath);
-            var options = new ScaleKDTrainer.Options
-            {
-                Teacher = settings.Teacher,
-                TeacherWeightsPath = method == DistillationMethod.None || trainsTeacher ? null : teacherPath,
-                TeacherOutputPath = trainsTeacher ? teacherPath : null,
-                TeacherEpochs = settings.TeacherEpochs,
-                TeacherTrainingSet = teacherTrain,
-                Student = settings.Student,
-                Method = method,
-                ImageSize = settings.ImageSize,
-                Epochs = settings.Epochs,
-                BatchSize = settings.BatchSize,
-                Seed = settings.Seed,
-                ValidationSet = settings.ValidateEachEpoch ? validation : null,
-                CheckpointDirectory = settings.CheckpointDirectory is { } c ? Path.Combine(c, method.ToString()) : null,
-                Optimizer = settings.LearningRate is { } lr ? new OptimizerRecipe { Kind = OptimizerKind.AdamW, LearningRate = lr, WeightDecay = 0.05 } : null,
-                TeacherOptimizer = settings.TeacherLearningRate is { } teacherLr ? new OptimizerRecipe { Kind = OptimizerKind.AdamW, LearningRate = teacherLr, WeightDecay = 0.05 } : null,
-                Augmentation = settings.Augment switch
-                {
-                    "none" => AugmentationOptions.Disabled(settings.ImageSize),
-                    "light" => new AugmentationOptions { ImageSize = settings.ImageSize, CropScaleMin = 0.35, RandAugment = null, ErasingProbability = 0 },
-                    _ => new AugmentationOptions { ImageSize = settings.ImageSize },
-                },
-                Progress = display.Phase($"{method} student ({settings.Student})", settings.Epochs, history.Add),
-                TeacherProgress = display.Phase($"teacher ({settings.Teacher}, from scratch)", settings.TeacherEpochs, teacherHistory.Add),
-            };
-            if (trainsTeacher)
-                display.Line($"Training the teacher {settings.Teacher} on {data.ClassNames.Count} classes; it is cached at {teacherPath} for later runs.");
-            else if (method != DistillationMethod.None)
-                display.Line($"Teacher: {teacherPath}");
-            var student = ml.MulticlassClassification.Trainers.ScaleKD(options).Fit(train);
-            var model = new TransformerChain<ITransformer>(student, ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(student.Transform(train)));
-            var metrics = ml.MulticlassClassification.Evaluate(model.Transform(test), scoreColumnName: "Score", predictedLabelColumnName: "PredictedLabel");
-            var zip = Path.Combine(settings.Output, method == settings.Method ? "model.zip" : $"model-{method}.zip");
-            Atomic(zip, path => ml.Model.Save(model, train.Schema, path));
-            runs.Add(new StudentRun(method, history, metrics, clock.Elapsed.TotalSeconds, zip));
-            display.Line($"{method}: test top-1 {metrics.MicroAccuracy:P2} ({clock.Elapsed.TotalSeconds:F0} s); model {zip}");
-            model.Dispose();
+            var run = spec with { Method = method, CheckpointDirectory = spec.CheckpointDirectory is { } c ? Path.Combine(c, method.ToString()) : null };
+            if (method != DistillationMethod.None)
+                AnnounceTeacher(run, teacherCacheKey, data);
+            runs.Add(RunStudent(ml, run, keyed, data, teacherCacheKey, teacherHistory));
         }
-        if (teacherHistory.Count == 0 && File.Exists(Path.ChangeExtension(teacherPath, ".json")))
+        if (teacherHistory.Count == 0 && spec.Method != DistillationMethod.None && spec.Teacher.WeightsPath is null)
             display.Line("The teacher came from the cache; its accuracy when trained is in its .json description.");
-        return (teacherHistory, runs, data);
+        return new DistillOutcome(teacherHistory, runs, data);
     }
 
-    /// <summary>Where a from-scratch teacher for these settings and data is cached.</summary>
-    public static string CachedTeacherPath(DistillSettings settings, ImageDataSet data)
+    StudentRun RunStudent(MLContext ml, DistillationSpec run, ITransformer keyed, ImageDataSet data, string teacherCacheKey, List<EpochMetrics> teacherHistory)
     {
-        var key = $"{settings.Teacher}-{settings.ImageSize}px-{settings.TeacherEpochs}ep-lr{settings.TeacherLearningRate ?? settings.LearningRate}-{settings.TeacherTrainLimit?.ToString() ?? "all"}img-seed{settings.Seed}-{Fingerprint(settings, data)}";
-        return Path.Combine(TeacherCache, key + ".safetensors");
+        var history = new List<EpochMetrics>();
+        var clock = Stopwatch.StartNew();
+        var train = keyed.Transform(data.Train);
+        var options = ScaleKDTrainer.Options.FromSpec(run);
+        options.TeacherTrainingSet = keyed.Transform(data.TeacherTrain);
+        options.TeacherCacheKey = teacherCacheKey;
+        // The teacher is always checked on the held-out images (they choose its best epoch); the student only when asked.
+        options.TeacherValidationSet = keyed.Transform(data.Validation);
+        options.ValidationSet = settings.ValidateEachEpoch ? options.TeacherValidationSet : null;
+        options.Progress = display.Phase($"{run.Method} student ({run.Student})", run.Epochs, history.Add);
+        options.TeacherProgress = display.Phase($"teacher ({run.Teacher.Model}, from scratch)", run.Teacher.Epochs, teacherHistory.Add);
+        var student = ml.MulticlassClassification.Trainers.ScaleKD(options).Fit(train);
+        using var model = new TransformerChain<ITransformer>(student, ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(student.Transform(train)));
+        var metrics = ml.MulticlassClassification.Evaluate(model.Transform(keyed.Transform(data.Test)), scoreColumnName: "Score", predictedLabelColumnName: "PredictedLabel");
+        var zip = Path.Combine(settings.Output, run.Method == settings.Spec.Method ? "model.zip" : $"model-{run.Method}.zip");
+        AtomicFile.Write(zip, stream => ml.Model.Save(model, train.Schema, stream));
+        display.Line($"{run.Method}: test top-1 {metrics.MicroAccuracy:P2} ({clock.Elapsed.TotalSeconds:F0} s); model {zip}");
+        return new StudentRun(run.Method, history, metrics, clock.Elapsed.TotalSeconds, zip);
     }
 
-    /// <summary>Identifies the teacher's training data: the data location and its classes (not the student's subset).</summary>
-    static string Fingerprint(DistillSettings settings, ImageDataSet data)
+    /// <summary>Says where the teacher comes from: the given weights, the cache, or training it now (then cached).</summary>
+    void AnnounceTeacher(DistillationSpec run, string teacherCacheKey, ImageDataSet data)
     {
-        var text = Path.GetFullPath(settings.Data ?? Torch.Training.Data.FashionMnist.DefaultDirectory) + "|" + string.Join("|", data.ClassNames);
-        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)))[..12].ToLowerInvariant();
+        if (run.Teacher.WeightsPath is { } weights)
+            display.Line($"Teacher: {weights}");
+        else if (TeacherCache.PathFor(run, teacherCacheKey) is { } cached && TeacherFiles.Exists(cached))
+            display.Line($"Teacher: {cached}");
+        else
+            display.Line($"Training the teacher {run.Teacher.Model} on {data.ClassNames.Count} classes; it is cached in {TeacherCacheDirectory} for later runs.");
     }
 
-    /// <summary>Writes through a temporary file and a rename, so a crash never leaves a half-written file.</summary>
-    public static void Atomic(string path, Action<string> write)
-    {
-        var temp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
-        try
-        {
-            write(temp);
-            File.Move(temp, path, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temp);
-        }
-    }
+    /// <summary>Names the teacher's data for the cache: where it lives, its classes, and the subsets the teacher sees
+    /// (its training images, and the validation images that choose its best epoch). The student's subset is not part
+    /// of it, so one teacher serves every student size.</summary>
+    string TeacherCacheKey(ImageDataSet data) =>
+        $"{Path.GetFullPath(settings.Data ?? Torch.Training.Data.FashionMnist.DefaultDirectory)}|{string.Join("|", data.ClassNames)}" +
+        $"|teacher images {settings.TeacherTrainLimit?.ToString() ?? "all"}|validation images {settings.ValidationLimit?.ToString() ?? "all"}";
 }

@@ -3,6 +3,7 @@ using OxyPlot.Axes;
 using OxyPlot.Legends;
 using OxyPlot.Series;
 using OxyPlot.SkiaSharp;
+using ScaleKD.Torch.IO;
 using ScaleKD.Torch.Training;
 
 namespace ScaleKD.Cli;
@@ -56,9 +57,5 @@ public static class Plots
     }
 
     static void Save(PlotModel model, string path, int width, int height) =>
-        DistillRunner.Atomic(path, temp =>
-        {
-            using var stream = File.Create(temp);
-            new PngExporter { Width = width, Height = height }.Export(model, stream);
-        });
+        AtomicFile.Write(path, stream => new PngExporter { Width = width, Height = height }.Export(model, stream));
 }

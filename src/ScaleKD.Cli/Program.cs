@@ -3,6 +3,7 @@ using System.Diagnostics;
 using ScaleKD.Cli;
 using ScaleKD.Torch.Distillation;
 using ScaleKD.Torch.Native;
+using ScaleKD.Torch.Training.Optimization;
 using Spectre.Console;
 
 // scalekd: distil a vision transformer into a small ML.NET model from the command line. With no arguments it runs
@@ -19,7 +20,7 @@ var method = new Option<DistillationMethod?>("--method") { Description = "ScaleK
 var epochs = new Option<int?>("--epochs") { Description = "Student epochs." };
 var batch = new Option<int?>("--batch") { Description = "Images per step." };
 var imageSize = new Option<int?>("--image-size") { Description = "Square image size in pixels (CNN students need 64 or more for ScaleKD)." };
-var learningRate = new Option<double?>("--lr") { Description = "Peak learning rate (AdamW); default: the official recipe for the student, scaled to the batch." };
+var learningRate = new Option<double?>("--lr") { Description = "AdamW at this peak learning rate, with the AdamW warm-up and cosine, for any student; default: the official recipe for the student (LAMB for ResNet and MobileNetV1), scaled to the batch." };
 var teacherLearningRate = new Option<double?>("--teacher-lr") { Description = "Peak learning rate of a from-scratch teacher (default: as --lr; 2e-3 in the quick preset)." };
 var trainLimit = new Option<int?>("--train-limit") { Description = "Class-balanced subset of training images for the student (the teacher still sees all)." };
 var teacherTrainLimit = new Option<int?>("--teacher-train-limit") { Description = "Class-balanced subset of training images a from-scratch teacher learns from (default: all)." };
@@ -44,7 +45,8 @@ distill.SetAction(result => Run(result.GetValue(verbose), () =>
     var settings = Settings(result);
     var display = new TrainingDisplay();
     var clock = Stopwatch.StartNew();
-    AnsiConsole.MarkupLine($"[bold]ScaleKD[/] {Markup.Escape($"{settings.Method}: {settings.Teacher} → {settings.Student}, {settings.ImageSize} px, {settings.Epochs} epochs")}");
+    var spec = settings.Spec;
+    AnsiConsole.MarkupLine($"[bold]ScaleKD[/] {Markup.Escape($"{spec.Method}: {spec.Teacher.Model} → {spec.Student}, {spec.ImageSize} px, {spec.Epochs} epochs")}");
     var (teacherHistory, runs, dataSet) = display.Run(() => new DistillRunner(settings, display).Run());
     Report.Write(settings.Output, settings, dataSet, teacherHistory, runs, clock.Elapsed);
     AnsiConsole.MarkupLine($"[green]Done[/] in {clock.Elapsed:hh\\:mm\\:ss}. Report: {Markup.Escape(Path.Combine(settings.Output, "report.md"))}");
@@ -99,28 +101,37 @@ DistillSettings Settings(ParseResult result, bool forceQuickDefaults = false)
 {
     var presetName = forceQuickDefaults ? "quick" : result.GetValue(preset) ?? "quick";
     var basis = presetName == "quick" ? DistillSettings.Quick : new DistillSettings();
+    var spec = basis.Spec;
+    var size = result.GetValue(imageSize) ?? spec.ImageSize;
     var checkpointDirectory = result.GetValue(checkpoints) ?? (result.GetValue(resume) ? Path.Combine(result.GetValue(output)!, "checkpoints") : null);
     return basis with
     {
+        Spec = spec with
+        {
+            Teacher = spec.Teacher with
+            {
+                Model = result.GetValue(teacher) ?? spec.Teacher.Model,
+                WeightsPath = result.GetValue(teacherWeights),
+                Epochs = result.GetValue(teacherEpochs) ?? spec.Teacher.Epochs,
+                Optimizer = result.GetValue(teacherLearningRate) is { } teacherLr ? OptimizerRecipe.AdamW(teacherLr) : spec.Teacher.Optimizer,
+            },
+            Student = result.GetValue(student) ?? spec.Student,
+            Method = result.GetValue(method) ?? spec.Method,
+            Epochs = result.GetValue(epochs) ?? spec.Epochs,
+            BatchSize = result.GetValue(batch) ?? spec.BatchSize,
+            ImageSize = size,
+            Optimizer = result.GetValue(learningRate) is { } lr ? OptimizerRecipe.AdamW(lr) : spec.Optimizer,
+            Seed = result.GetValue(seed) ?? spec.Seed,
+            CheckpointDirectory = checkpointDirectory,
+            Augmentation = result.GetValue(augment) is { } name ? DistillSettings.Augmentation(name, size)
+                : spec.Augmentation is null ? null : spec.Augmentation with { ImageSize = size },
+        },
         Data = result.GetValue(data),
-        Teacher = result.GetValue(teacher) ?? basis.Teacher,
-        TeacherWeights = result.GetValue(teacherWeights),
-        TeacherEpochs = result.GetValue(teacherEpochs) ?? basis.TeacherEpochs,
-        Student = result.GetValue(student) ?? basis.Student,
-        Method = result.GetValue(method) ?? basis.Method,
-        Epochs = result.GetValue(epochs) ?? basis.Epochs,
-        BatchSize = result.GetValue(batch) ?? basis.BatchSize,
-        ImageSize = result.GetValue(imageSize) ?? basis.ImageSize,
-        LearningRate = result.GetValue(learningRate) ?? basis.LearningRate,
-        TeacherLearningRate = result.GetValue(teacherLearningRate) ?? basis.TeacherLearningRate,
         TrainLimit = result.GetValue(trainLimit) ?? basis.TrainLimit,
         TeacherTrainLimit = result.GetValue(teacherTrainLimit) ?? basis.TeacherTrainLimit,
         ValidationLimit = result.GetValue(validationLimit) ?? basis.ValidationLimit,
-        Seed = result.GetValue(seed) ?? basis.Seed,
         Device = result.GetValue(device) ?? "cpu",
-        CheckpointDirectory = checkpointDirectory,
         Baseline = result.GetValue(baseline) ?? basis.Baseline,
-        Augment = result.GetValue(augment) ?? basis.Augment,
         Output = result.GetValue(output)!,
     };
 }

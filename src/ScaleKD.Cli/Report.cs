@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Microsoft.ML.Data;
+using ScaleKD.Torch.IO;
 using ScaleKD.Torch.Training;
 
 namespace ScaleKD.Cli;
@@ -12,13 +13,14 @@ public static class Report
         IReadOnlyList<StudentRun> runs, TimeSpan elapsed)
     {
         var main = runs[^1];
-        var curves = runs.Select(r => (Name: $"{r.Method} {settings.Student}", r.History)).Prepend((Name: $"teacher {settings.Teacher}", History: teacher)).ToList();
+        var spec = settings.Spec;
+        var curves = runs.Select(r => (Name: $"{r.Method} {spec.Student}", r.History)).Prepend((Name: $"teacher {spec.Teacher.Model}", History: teacher)).ToList();
         Plots.Loss(Path.Combine(folder, "loss.png"), curves);
         Plots.Accuracy(Path.Combine(folder, "accuracy.png"), curves);
         Plots.Confusion(Path.Combine(folder, "confusion.png"), data.ClassNames, main.Metrics.ConfusionMatrix.Counts);
 
         var md = new StringBuilder();
-        md.AppendLine($"# ScaleKD run: {settings.Teacher} → {settings.Student}");
+        md.AppendLine($"# ScaleKD run: {spec.Teacher.Model} → {spec.Student}");
         md.AppendLine();
         md.AppendLine($"Finished {DateTime.Now:yyyy-MM-dd HH:mm} in {elapsed:hh\\:mm\\:ss} on {Environment.ProcessorCount} CPU cores ({settings.Device}).");
         md.AppendLine();
@@ -31,10 +33,10 @@ public static class Report
         md.AppendLine();
         md.AppendLine("## Settings");
         md.AppendLine($"- data: {data.Description}");
-        md.AppendLine($"- teacher: `{settings.Teacher}`" + (settings.TeacherWeights is { } w ? $" from `{w}`" : $", trained from scratch for {settings.TeacherEpochs} epochs on all training images (cached)"));
-        md.AppendLine($"- student: `{settings.Student}`; method {settings.Method}; {settings.Epochs} epochs; batch {settings.BatchSize}; {settings.ImageSize} px; seed {settings.Seed}"
-            + (settings.LearningRate is { } lr ? Invariant($"; AdamW peak learning rate {lr:G3}") : "; the official optimizer recipe")
-            + $"; {settings.Augment} augmentation");
+        md.AppendLine($"- teacher: `{spec.Teacher.Model}`" + (spec.Teacher.WeightsPath is { } w ? $" from `{w}`" : $", trained from scratch for {spec.Teacher.Epochs} epochs on all training images (cached)"));
+        md.AppendLine($"- student: `{spec.Student}`; method {spec.Method}; {spec.Epochs} epochs; batch {spec.BatchSize}; {spec.ImageSize} px; seed {spec.Seed}"
+            + (spec.Optimizer is { } recipe ? $"; {recipe.Description}" : "; the official optimizer recipe")
+            + $"; {settings.AugmentationName} augmentation");
         md.AppendLine($"- model: `{Path.GetFileName(main.ModelPath)}` (ML.NET zip; input column `Image`, encoded image bytes)");
         md.AppendLine();
         md.AppendLine("![loss](loss.png)");
@@ -56,7 +58,7 @@ public static class Report
             foreach (var e in history)
                 md.AppendLine(Invariant($"| {e.Epoch} | {e.TrainLoss:F4} | {e.TrainTop1:P1} | {e.ValidationTop1:P2} | {e.ValidationTop5:P2} | {e.LearningRate:G3} | {e.ImagesPerSecond:F0} |"));
         }
-        DistillRunner.Atomic(Path.Combine(folder, "report.md"), temp => File.WriteAllText(temp, md.ToString()));
+        AtomicFile.WriteAllText(Path.Combine(folder, "report.md"), md.ToString());
     }
 
     /// <summary>How many images the metrics were computed on.</summary>

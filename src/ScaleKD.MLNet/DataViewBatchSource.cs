@@ -131,8 +131,7 @@ sealed class DataViewBatchSource : IBatchSource
     Tensor Square(Tensor image)
     {
         using var scope = NewDisposeScope();
-        var batch = image.unsqueeze(0);
-        var resized = ImageResize.CenterCrop(ImageResize.ResizeShorterSide(batch, _storageSize, ResizeInterpolation.Bilinear), _storageSize, _storageSize);
+        var resized = ImageResize.ResizeAndCenterCrop(image.unsqueeze(0), _storageSize, _storageSize, ResizeInterpolation.Bilinear);
         return resized.squeeze(0).mul(255).round_().clamp_(0, 255).to(ScalarType.Byte).DetachFromDisposeScope();
     }
 

@@ -30,14 +30,22 @@ sealed class ImageColumn
         return FromType(name, column.Type);
     }
 
-    /// <summary>Checks a column type: MLImage or a variable-length vector of bytes.</summary>
-    public static ImageColumn FromType(string name, DataViewType type) => type switch
+    /// <summary>What an image column may hold, in words for error messages.</summary>
+    public const string AcceptedTypes = "an image (MLImage, from LoadImages) or Vector<Byte> holding an encoded image file";
+
+    /// <summary>The one rule for image columns, for schemas (<see cref="FromType"/>) and schema shapes alike: a
+    /// scalar MLImage, or a vector of bytes of any length (an encoded file, as LoadRawImageBytes gives).</summary>
+    public static bool Accepts(bool isVector, DataViewType itemType) =>
+        isVector ? itemType == NumberDataViewType.Byte : itemType is ImageDataViewType;
+
+    /// <summary>Checks a column type against <see cref="Accepts"/>.</summary>
+    public static ImageColumn FromType(string name, DataViewType type)
     {
-        ImageDataViewType => new ImageColumn(name, encodedBytes: false),
-        VectorDataViewType { ItemType: var item } when item == NumberDataViewType.Byte => new ImageColumn(name, encodedBytes: true),
-        _ => throw new ArgumentOutOfRangeException(nameof(type),
-            $"Image column '{name}' has type {type}; expected an image (MLImage, from LoadImages) or Vector<Byte> holding an encoded image file."),
-    };
+        var isVector = type is VectorDataViewType;
+        if (!Accepts(isVector, type.GetItemType()))
+            throw new ArgumentOutOfRangeException(nameof(type), $"Image column '{name}' has type {type}; expected {AcceptedTypes}.");
+        return new ImageColumn(name, encodedBytes: isVector);
+    }
 
     /// <summary>A reader for one cursor: call it at each row; it decodes that row's image.</summary>
     public Func<long, Tensor> Reader(DataViewRow row)

@@ -11,7 +11,8 @@ public static class ScaleKDCatalog
     public static ScaleKDTrainer ScaleKD(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, ScaleKDTrainer.Options options) =>
         new(catalog.GetEnvironment(), options);
 
-    /// <summary>Distils <paramref name="teacher"/> into <paramref name="student"/> with ScaleKD and the official recipe.</summary>
+    /// <summary>Distils <paramref name="teacher"/> into <paramref name="student"/> with ScaleKD and the official recipe;
+    /// what is left out keeps the default of <see cref="ScaleKDTrainer.Options"/>.</summary>
     /// <param name="labelColumnName">The key-typed label column.</param>
     /// <param name="imageColumnName">The image column (MLImage or Vector&lt;Byte&gt;).</param>
     /// <param name="teacher">The teacher's timm name.</param>
@@ -20,17 +21,20 @@ public static class ScaleKDCatalog
     /// <param name="teacherWeightsPath">timm/HF safetensors for the teacher; null trains it from scratch.</param>
     /// <param name="imageSize">Square image size.</param>
     public static ScaleKDTrainer ScaleKD(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
-        string labelColumnName = "Label", string imageColumnName = "Image", string teacher = "vit_small_patch16_224",
-        string student = "resnet18", int epochs = 10, string? teacherWeightsPath = null, int imageSize = 224) =>
-        new(catalog.GetEnvironment(), new ScaleKDTrainer.Options
+        string labelColumnName = "Label", string imageColumnName = "Image", string? teacher = null, string? student = null,
+        int? epochs = null, string? teacherWeightsPath = null, int? imageSize = null)
+    {
+        var options = new ScaleKDTrainer.Options
         {
             LabelColumnName = labelColumnName,
             ImageColumnName = imageColumnName,
-            Teacher = teacher,
-            Student = student,
-            Epochs = epochs,
             TeacherWeightsPath = teacherWeightsPath,
-            ImageSize = imageSize,
             Method = DistillationMethod.ScaleKD,
-        });
+        };
+        options.Teacher = teacher ?? options.Teacher;
+        options.Student = student ?? options.Student;
+        options.Epochs = epochs ?? options.Epochs;
+        options.ImageSize = imageSize ?? options.ImageSize;
+        return new(catalog.GetEnvironment(), options);
+    }
 }

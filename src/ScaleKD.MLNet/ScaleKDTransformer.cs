@@ -15,10 +15,11 @@ using static TorchSharp.torch;
 namespace ScaleKD.MLNet;
 
 /// <summary>
-/// The distilled student as an ML.NET transformer: scores an image column into <c>Score</c> (class probabilities,
-/// with the class names as slot names) and <c>PredictedLabel</c> (the label's key type). It holds only the student and
-/// its preprocessing, scores in batches under <c>Transform</c> and row by row under <c>PredictionEngine</c>, and is
-/// saved inside an ordinary ML.NET model zip, weights included.
+/// The distilled student as an ML.NET transformer: scores an image column into <c>Score</c> (class probabilities) and
+/// <c>PredictedLabel</c> (the label's key type, its values of the label's own type), with the annotations ML.NET's
+/// multiclass trainers set, so <c>MapKeyToValue</c> and the evaluators treat it as one of theirs. It holds only the
+/// student and its preprocessing, scores in batches under <c>Transform</c> and row by row under
+/// <c>PredictionEngine</c>, and is saved inside an ordinary ML.NET model zip, weights included.
 /// </summary>
 public sealed class ScaleKDTransformer : ITransformer, IDisposable
 {
@@ -31,21 +32,21 @@ public sealed class ScaleKDTransformer : ITransformer, IDisposable
     bool _disposed;
 
     internal ScaleKDTransformer(IHostEnvironment env, VisionModel student, Device device, string imageColumnName, string scoreColumnName,
-        string predictedLabelColumnName, IReadOnlyList<string> classNames, StudentPreprocessing preprocessing, int scoringBatchSize)
+        string predictedLabelColumnName, ClassLabels labels, StudentPreprocessing preprocessing, int scoringBatchSize)
     {
         _host = env.Register(LoaderSignature);
         _host.CheckNonEmpty(imageColumnName, nameof(imageColumnName));
         _host.CheckNonEmpty(scoreColumnName, nameof(scoreColumnName));
         _host.CheckNonEmpty(predictedLabelColumnName, nameof(predictedLabelColumnName));
         _host.CheckParam(scoringBatchSize > 0, nameof(scoringBatchSize), "must be positive");
-        _host.CheckParam(classNames.Count == student.Options.NumClasses, nameof(classNames),
-            $"{classNames.Count} class names for a student with {student.Options.NumClasses} outputs");
+        _host.CheckParam(labels.Count == student.Options.NumClasses, nameof(labels),
+            $"{labels.Count} classes for a student with {student.Options.NumClasses} outputs");
         Student = student;
         Device = device;
         ImageColumnName = imageColumnName;
         ScoreColumnName = scoreColumnName;
         PredictedLabelColumnName = predictedLabelColumnName;
-        ClassNames = classNames;
+        Labels = labels;
         Preprocessing = preprocessing;
         ScoringBatchSize = scoringBatchSize;
         _transform = preprocessing.CreateTransform();
@@ -67,8 +68,13 @@ public sealed class ScaleKDTransformer : ITransformer, IDisposable
     /// <summary>The appended predicted-label key column.</summary>
     public string PredictedLabelColumnName { get; }
 
-    /// <summary>The class names, by key index − 1.</summary>
-    public IReadOnlyList<string> ClassNames { get; }
+    /// <summary>The classes as text, by key index − 1 (the label's values, or "1" … "n" for a key without values).</summary>
+    public IReadOnlyList<string> ClassNames => Labels.Names;
+
+    /// <summary>The type of the label's values, which <c>PredictedLabel</c>'s key maps back to; null for a key without values.</summary>
+    public DataViewType? LabelValueType => Labels.ValueType;
+
+    internal ClassLabels Labels { get; }
 
     /// <summary>How images are resized and normalised for the student.</summary>
     public StudentPreprocessing Preprocessing { get; }
@@ -83,28 +89,29 @@ public sealed class ScaleKDTransformer : ITransformer, IDisposable
     {
         _host.CheckValue(inputSchema, nameof(inputSchema));
         ImageColumn.Find(inputSchema, ImageColumnName);
-        var classes = ClassNames.Count;
-        ValueGetter<VBuffer<ReadOnlyMemory<char>>> names = (ref VBuffer<ReadOnlyMemory<char>> value) =>
-        {
-            var editor = VBufferEditor.Create(ref value, classes);
-            for (var i = 0; i < classes; i++)
-                editor.Values[i] = ClassNames[i].AsMemory();
-            value = editor.Commit();
-        };
-        var scoreAnnotations = new DataViewSchema.Annotations.Builder();
-        scoreAnnotations.AddSlotNames(classes, names);
-        scoreAnnotations.Add(AnnotationUtils.Kinds.ScoreColumnKind, TextDataViewType.Instance,
-            (ref ReadOnlyMemory<char> v) => v = AnnotationUtils.Const.ScoreColumnKind.MulticlassClassification.AsMemory());
-        scoreAnnotations.Add(AnnotationUtils.Kinds.ScoreValueKind, TextDataViewType.Instance,
-            (ref ReadOnlyMemory<char> v) => v = AnnotationUtils.Const.ScoreValueKind.Score.AsMemory());
-        var labelAnnotations = new DataViewSchema.Annotations.Builder();
-        labelAnnotations.AddKeyValues(classes, TextDataViewType.Instance, names);
+        // A new score set, numbered after any earlier scorer's in the input (as ML.NET's scorers number theirs).
+        var scoreSet = inputSchema.GetMaxAnnotationKind(out _, AnnotationUtils.Kinds.ScoreColumnSetId) + 1;
+        var score = new DataViewSchema.Annotations.Builder();
+        Labels.AddSlotNames(score);
+        Labels.AddValues(score, AnnotationUtils.Kinds.TrainingLabelValues);
+        AddScoreSet(score, scoreSet, AnnotationUtils.Const.ScoreValueKind.Score);
+        var predicted = new DataViewSchema.Annotations.Builder();
+        Labels.AddValues(predicted, AnnotationUtils.Kinds.KeyValues);
+        AddScoreSet(predicted, scoreSet, AnnotationUtils.Const.ScoreValueKind.PredictedLabel);
 
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(inputSchema);
-        builder.AddColumn(ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, classes), scoreAnnotations.ToAnnotations());
-        builder.AddColumn(PredictedLabelColumnName, new KeyDataViewType(typeof(uint), classes), labelAnnotations.ToAnnotations());
+        builder.AddColumn(ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, Labels.Count), score.ToAnnotations());
+        builder.AddColumn(PredictedLabelColumnName, new KeyDataViewType(typeof(uint), Labels.Count), predicted.ToAnnotations());
         return builder.ToSchema();
+    }
+
+    static void AddScoreSet(DataViewSchema.Annotations.Builder builder, uint scoreSet, string valueKind)
+    {
+        builder.Add(AnnotationUtils.Kinds.ScoreColumnSetId, AnnotationUtils.ScoreColumnSetIdType, (ref uint v) => v = scoreSet);
+        builder.Add(AnnotationUtils.Kinds.ScoreColumnKind, TextDataViewType.Instance,
+            (ref ReadOnlyMemory<char> v) => v = AnnotationUtils.Const.ScoreColumnKind.MulticlassClassification.AsMemory());
+        builder.Add(AnnotationUtils.Kinds.ScoreValueKind, TextDataViewType.Instance, (ref ReadOnlyMemory<char> v) => v = valueKind.AsMemory());
     }
 
     /// <inheritdoc />
@@ -133,21 +140,26 @@ public sealed class ScaleKDTransformer : ITransformer, IDisposable
         using var noGrad = no_grad();
         var batch = _transform.Apply(images).to(Device);
         var probabilities = nn.functional.softmax(Student.forward(batch), 1).cpu().data<float>().ToArray();
-        var classes = ClassNames.Count;
+        var classes = Labels.Count;
         return Enumerable.Range(0, images.Count).Select(i => probabilities.AsSpan(i * classes, classes).ToArray()).ToArray();
     }
 
-    // *** Binary format, version 0x00010002 ***
+    // *** Binary format, version 0x00010003 ***
     // strings: image, score and predicted-label column names; string: student model name
     // ints: class count, image size, input channels, scoring batch size
     // doubles: mean (3), std (3), crop fraction
-    // strings: class names (class count of them)
+    // int: the label values' type (an index into ClassLabels' table; −1: the key has no values)
+    // the label values (class count of them, in that type; text in the string table)
     // binary stream "StudentWeights": the student's state dict as safetensors (timm names)
+    // Version 0x00010002 (read still) had strings for the class names instead of the type and values: every label as text.
+    const uint TextLabelsVersion = 0x00010002;
+    const uint TypedLabelsVersion = 0x00010003;
+
     static VersionInfo GetVersionInfo() => new(
         modelSignature: "SKDSTUDT",
-        verWrittenCur: 0x00010002,
-        verReadableCur: 0x00010002,
-        verWeCanReadBack: 0x00010002,
+        verWrittenCur: TypedLabelsVersion,
+        verReadableCur: TypedLabelsVersion,
+        verWeCanReadBack: TextLabelsVersion,
         loaderSignature: LoaderSignature,
         loaderAssemblyName: typeof(ScaleKDTransformer).Assembly.FullName);
 
@@ -161,14 +173,13 @@ public sealed class ScaleKDTransformer : ITransformer, IDisposable
         ctx.SaveNonEmptyString(ScoreColumnName);
         ctx.SaveNonEmptyString(PredictedLabelColumnName);
         ctx.SaveNonEmptyString(Student.GetName());
-        ctx.Writer.Write(ClassNames.Count);
+        ctx.Writer.Write(Labels.Count);
         ctx.Writer.Write(Preprocessing.ImageSize);
         ctx.Writer.Write(Student.Options.InChannels);
         ctx.Writer.Write(ScoringBatchSize);
         foreach (var value in Preprocessing.Mean.Concat(Preprocessing.Std).Append(Preprocessing.CropFraction))
             ctx.Writer.Write(value);
-        foreach (var name in ClassNames)
-            ctx.SaveString(name);
+        Labels.Save(ctx);
         var weights = SafetensorsWeights.ToBytes(Student);
         ctx.SaveBinaryStream(WeightsStreamName, writer =>
         {
@@ -190,7 +201,9 @@ public sealed class ScaleKDTransformer : ITransformer, IDisposable
         var inChannels = ctx.Reader.ReadInt32();
         var batchSize = ctx.Reader.ReadInt32();
         var numbers = Enumerable.Range(0, 7).Select(_ => ctx.Reader.ReadDouble()).ToArray();
-        var classNames = Enumerable.Range(0, classCount).Select(_ => ctx.LoadString()).ToArray();
+        var labels = ctx.Header.ModelVerWritten == TextLabelsVersion
+            ? ClassLabels.FromNames(Enumerable.Range(0, classCount).Select(_ => ctx.LoadString()).ToArray())
+            : ClassLabels.Load(ctx, classCount);
         if (!ModelRegistry.Names.Contains(studentName))
             throw new InvalidDataException($"The model zip holds a '{studentName}' student, which this version of ScaleKD.MLNet does not know.");
 
@@ -209,7 +222,7 @@ public sealed class ScaleKDTransformer : ITransformer, IDisposable
             throw new InvalidDataException($"The model zip entry '{WeightsStreamName}' does not hold valid weights for '{studentName}': {e.Message}", e);
         }
         var preprocessing = new StudentPreprocessing(imageSize, numbers[..3], numbers[3..6], numbers[6]);
-        return new ScaleKDTransformer(env, student, backend.Device, imageColumn, scoreColumn, predictedColumn, classNames, preprocessing, batchSize);
+        return new ScaleKDTransformer(env, student, backend.Device, imageColumn, scoreColumn, predictedColumn, labels, preprocessing, batchSize);
     }
 
     static byte[] ReadLengthPrefixed(BinaryReader reader)

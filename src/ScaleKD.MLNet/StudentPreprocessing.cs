@@ -1,3 +1,4 @@
+using ScaleKD.Torch.Training;
 using ScaleKD.Torch.Training.Augmentation;
 
 namespace ScaleKD.MLNet;
@@ -9,6 +10,14 @@ namespace ScaleKD.MLNet;
 /// <param name="CropFraction">Evaluation resizes the shorter side to ImageSize / CropFraction, then centre-crops.</param>
 public sealed record StudentPreprocessing(int ImageSize, IReadOnlyList<double> Mean, IReadOnlyList<double> Std, double CropFraction)
 {
+    /// <summary>The preprocessing of a run's student: its image size, and the normalisation and evaluation crop of the
+    /// run's augmentation.</summary>
+    internal static StudentPreprocessing For(DistillationSpec spec)
+    {
+        var augmentation = spec.AugmentationFor(spec.ImageSize);
+        return new StudentPreprocessing(spec.ImageSize, augmentation.Mean, augmentation.Std, augmentation.EffectiveEvalCropFraction);
+    }
+
     /// <summary>The evaluation transform these settings describe.</summary>
     internal EvalTransform CreateTransform() =>
         new(AugmentationOptions.Disabled(ImageSize) with { Mean = Mean, Std = Std, EvalCropFraction = CropFraction });

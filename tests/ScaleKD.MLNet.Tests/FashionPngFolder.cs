@@ -44,6 +44,34 @@ public sealed class FashionPngFolder : IDisposable
         File.WriteAllLines(Path.Combine(Folder, $"{split}.tsv"), lines);
     }
 
+    /// <summary>Each image of <paramref name="source"/> as the bytes of an RGBA PNG file, with its class index.</summary>
+    public static List<(int Label, byte[] Png)> EncodedImages(IdxImageSource source)
+    {
+        TorchBackend.Initialize();
+        var folder = Directory.CreateTempSubdirectory("scalekd-png-bytes-").FullName;
+        try
+        {
+            var images = new List<(int Label, byte[] Png)>();
+            foreach (var batch in source.ReadBatches(new BatchRequest(0, 64, false, 0, false)))
+                using (batch)
+                {
+                    var pixels = batch.Images.mul(255).round().to(TorchSharp.torch.ScalarType.Byte).data<byte>().ToArray();
+                    var labels = batch.Labels.data<long>().ToArray();
+                    for (var i = 0; i < labels.Length; i++)
+                    {
+                        var path = Path.Combine(folder, $"{images.Count}.png");
+                        SaveGrayAsPng(pixels.AsSpan(i * 28 * 28, 28 * 28), 28, 28, path);
+                        images.Add(((int)labels[i], File.ReadAllBytes(path)));
+                    }
+                }
+            return images;
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     /// <summary>Writes a grayscale image as an RGBA PNG (R = G = B, opaque).</summary>
     public static void SaveGrayAsPng(ReadOnlySpan<byte> gray, int width, int height, string path)
     {

@@ -9,7 +9,8 @@ namespace ScaleKD.MLNet.Tests;
 
 /// <summary>Encoded-byte input, bad images, colour formats, wrong columns, devices, cancellation and memory.</summary>
 [Trait("Category", "MLNet")]
-public sealed class InputHandlingTests(TrainedPipeline trained) : IClassFixture<TrainedPipeline>
+[Collection(SerialFitCollection.Name)]
+public sealed class InputHandlingTests(TrainedPipeline trained)
 {
     static readonly PredictionEngineOptions Shared = new() { OwnsTransformer = false };
 

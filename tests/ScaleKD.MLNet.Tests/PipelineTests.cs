@@ -8,7 +8,8 @@ using ScaleKD.Torch.Weights;
 namespace ScaleKD.MLNet.Tests;
 
 [Trait("Category", "MLNet")]
-public sealed class PipelineTests(TrainedPipeline trained) : IClassFixture<TrainedPipeline>
+[Collection(SerialFitCollection.Name)]
+public sealed class PipelineTests(TrainedPipeline trained)
 {
     static string Messages(Exception e)
     {

@@ -9,7 +9,8 @@ namespace ScaleKD.MLNet.Tests;
 
 /// <summary>
 /// The README pipeline (MapValueToKey → LoadImages → ScaleKD → MapKeyToValue) fitted once on the PNG folder with a
-/// tiny teacher (trained from scratch) and student at 64 px, saved as a zip, shared by the tests of a class.
+/// tiny teacher (trained from scratch) and student at 64 px, saved as a zip, shared by the tests that fit
+/// (<see cref="SerialFitCollection"/>). <see cref="Progress"/> and <see cref="TeacherProgress"/> hold this fit's reports.
 /// </summary>
 public sealed class TrainedPipeline : IDisposable
 {
@@ -21,6 +22,8 @@ public sealed class TrainedPipeline : IDisposable
         Test = Context.Data.LoadFromTextFile<ImageRow>(Images.TestTsv, separatorChar: '\t');
         var prepare = Context.Transforms.Conversion.MapValueToKey("Label").Append(Context.Transforms.LoadImages("Image", Images.Folder, "ImagePath"));
         Options = TinyOptions(prepare.Fit(Train).Transform(Test));
+        Options.Progress = new SynchronousProgress(Progress.Add);
+        Options.TeacherProgress = new SynchronousProgress(TeacherProgress.Add);
         Model = Pipeline(Context, Images.Folder, Options).Fit(Train);
         ZipPath = Path.Combine(Images.Folder, "student.zip");
         Context.Model.Save(Model, Train.Schema, ZipPath);
@@ -47,11 +50,8 @@ public sealed class TrainedPipeline : IDisposable
         BatchSize = 32,
         Seed = 1,
         ValidationSet = validation,
-        Optimizer = new OptimizerRecipe { Kind = OptimizerKind.AdamW, LearningRate = 1e-2, WeightDecay = 0.01 },
-        WarmupEpochs = 0.25,
+        Optimizer = new OptimizerRecipe { Kind = OptimizerKind.AdamW, LearningRate = 1e-2, WeightDecay = 0.01, WarmupEpochs = 0.25 },
         Augmentation = AugmentationOptions.Disabled(64),
-        Progress = new SynchronousProgress(Progress.Add),
-        TeacherProgress = new SynchronousProgress(TeacherProgress.Add),
     };
 
     public static IEstimator<ITransformer> Pipeline(MLContext ml, string imageFolder, ScaleKDTrainer.Options options) =>

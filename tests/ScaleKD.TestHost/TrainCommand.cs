@@ -22,7 +22,7 @@ static class TrainCommand
         var teacher = ModelRegistry.Create("swin_pico_patch2_window4_32", options);
         var student = ModelRegistry.Create("resnet_pico", options);
         var train = FashionMnist.Train().TakeStratified(trainCount, seed: 3);
-        var trainer = new DistillationTrainer(new DistillationOptions
+        var trainer = new DistillationTrainer(new DistillationSpec
         {
             Method = DistillationMethod.ScaleKD,
             Epochs = epochs,

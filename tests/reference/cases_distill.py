@@ -1,5 +1,5 @@
 """Fixtures for the ScaleKD components: CAP (both query kinds, BN and LN stems), both DFM views, logit KD, DIST and
-FitNet. Whole-pair ScaleKDLoss fixtures live in cases_pairs.py."""
+FitNet. Whole-pair ScaleKDObjective fixtures live in cases_pairs.py."""
 import torch
 
 import distill_ref as ref

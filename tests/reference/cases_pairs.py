@@ -1,6 +1,6 @@
 """Whole ScaleKD loss on tiny teacher/student pairs (prefix pair_): the data flow of one distillation step as
-SCALEKD_SPEC.md draws it, with the reference models of cases_tokens.py / cases_cnn.py and the components of
-distill_ref.py. The settings below are what ScaleKD.Torch's ScaleKDLoss resolves for these pairs.
+docs/method.md ("One step") draws it, with the reference models of cases_tokens.py / cases_cnn.py and the components of
+distill_ref.py. The settings below are what ScaleKD.Torch's ScaleKDObjective resolves for these pairs.
 
 The pairs run at 64 px so that the student's last stage is 2x2: at 1x1 the stage-4 projector sees a single key, its
 output is the same token at every position, and the frequency view of that constant map is zero in exact

@@ -1,4 +1,4 @@
-"""Reference implementation of the ScaleKD components (../../../shared/SCALEKD_SPEC.md; official code
+"""Reference implementation of the ScaleKD components (docs/method.md; official code
 mmcls/models/dis_losses/fmdv2.py and classifiers/distiller.py), written for parity fixtures. Module and
 parameter names here are the ones ScaleKD.Torch uses."""
 import math
@@ -16,7 +16,7 @@ class LayerNorm2d(nn.LayerNorm):
 
 
 class ProjectorAttention(nn.Module):
-    """One cross-attention layer: queries from the teacher side, keys/values from the student map (spec 1.4)."""
+    """One cross-attention layer: queries from the teacher side, keys/values from the student map (docs/method.md, Cross Attention Projector, step 4)."""
 
     def __init__(self, teacher_dims, student_dims, heads, softmax_scale):
         super().__init__()
@@ -48,7 +48,7 @@ class ProjectorFfn(nn.Module):
 
 
 class CrossAttentionProjector(nn.Module):
-    """CAP (spec 1): student map (N, Cs, Hs, Ws) -> tokens (N, Hq*Wq, Ct)."""
+    """CAP (docs/method.md, Cross Attention Projector): student map (N, Cs, Hs, Ws) -> tokens (N, Hq*Wq, Ct)."""
 
     def __init__(self, student_dims, student_hw, teacher_dims, query_hw, heads, softmax_scale, layer_norm_stem, self_query):
         super().__init__()
@@ -103,12 +103,12 @@ def idct2(x):
 
 
 def spatial_loss(s, t, alpha):
-    """DFM spatial view (spec 2): summed squared error of channel-normalised maps, divided by the batch size."""
+    """DFM spatial view (docs/method.md, Dual-view Feature Mimicking): summed squared error of channel-normalised maps, divided by the batch size."""
     return alpha * ((F.normalize(s, dim=1) - F.normalize(t, dim=1)) ** 2).sum() / s.shape[0]
 
 
 def frequency_loss(s, t, alpha):
-    """DFM frequency view (spec 2): DCT, zero each channel's DC coefficient, inverse DCT, then the spatial loss."""
+    """DFM frequency view (docs/method.md, Dual-view Feature Mimicking): DCT, zero each channel's DC coefficient, inverse DCT, then the spatial loss."""
     def high_pass(x):
         f = dct2(x)
         f[:, :, 0, 0] = 0

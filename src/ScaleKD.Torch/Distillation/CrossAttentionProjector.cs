@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 namespace ScaleKD.Torch.Distillation;
 
 /// <summary>
-/// Cross Attention Projector (CAP, paper Sec. 3.1; spec §1): turns a student feature map (N, Cs, Hs, Ws) into a token
+/// Cross Attention Projector (CAP, paper Sec. 3.1; docs/method.md, "Cross Attention Projector"): turns a student feature map (N, Cs, Hs, Ws) into a token
 /// sequence (N, Hq·Wq, Ct) shaped like the teacher's, by one cross-attention layer whose queries are self-learned or
 /// handed in by Teacher Parameter Perception.
 /// </summary>

@@ -1,6 +1,6 @@
 namespace ScaleKD.Torch.Distillation;
 
-/// <summary>Normalisation in the projector's student stem (spec 1.1).</summary>
+/// <summary>Normalisation in the projector's student stem (docs/method.md, "Cross Attention Projector", step 1).</summary>
 public enum ProjectorStem
 {
     /// <summary>BatchNorm2d: CNN, MobileNet, ViT and Mixer students.</summary>

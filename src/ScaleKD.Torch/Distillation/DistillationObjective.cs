@@ -1,3 +1,4 @@
+using ScaleKD.Torch.Models;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -21,5 +22,26 @@ public abstract class DistillationObjective : nn.Module
     /// <summary>Runs the student (and the teacher, if any) on one batch and returns the weighted loss terms.</summary>
     /// <param name="images">(N, C, H, W), augmented and normalised.</param>
     /// <param name="labels">(N) class indices.</param>
-    public abstract DistillationLoss Compute(Tensor images, Tensor labels);
+    public abstract ObjectiveResult Compute(Tensor images, Tensor labels);
+
+    /// <summary>The objective of <paramref name="method"/>, with the official defaults for the pair where
+    /// <paramref name="options"/> leaves them open.</summary>
+    /// <param name="teacher">Required for every method except <see cref="DistillationMethod.None"/>; frozen here.</param>
+    /// <exception cref="ArgumentException">A teacher is missing where the method needs one.</exception>
+    public static DistillationObjective Create(DistillationMethod method, VisionModel student, VisionModel? teacher, ObjectiveOptions? options = null)
+    {
+        options ??= new ObjectiveOptions();
+        var smoothing = options.LabelSmoothingFor(student.Family);
+        if (method != DistillationMethod.None && teacher is null)
+            throw new ArgumentException($"The {method} method needs a teacher.", nameof(teacher));
+        return method switch
+        {
+            DistillationMethod.None => new StudentOnlyObjective(student, smoothing),
+            DistillationMethod.VanillaKD or DistillationMethod.Dist =>
+                new LogitDistillationObjective(method, teacher!, student, smoothing, options.KdWeight, options.Temperature),
+            DistillationMethod.FeatureKD => new FeatureDistillationObjective(teacher!, student, smoothing),
+            DistillationMethod.ScaleKD => new ScaleKDObjective(teacher!, student, options),
+            _ => throw new ArgumentOutOfRangeException(nameof(method), method, "Unknown distillation method."),
+        };
+    }
 }

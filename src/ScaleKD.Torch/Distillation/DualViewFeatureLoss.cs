@@ -12,7 +12,7 @@ public enum DcRemoval
 }
 
 /// <summary>
-/// Dual-view Feature Mimicking (DFM, paper Sec. 3.2; spec §2) between a projected student map and the teacher map,
+/// Dual-view Feature Mimicking (DFM, paper Sec. 3.2; docs/method.md, "Dual-view Feature Mimicking") between a projected student map and the teacher map,
 /// both (N, C, H, W). The spatial view compares channel-normalised maps; the frequency view does the same after
 /// removing each channel's DC component, so the non-DC (detail) knowledge is not drowned by the dominant DC term.
 /// </summary>

@@ -20,7 +20,7 @@ public sealed class FeatureDistillationObjective : DistillationObjective
         _student = student;
         _labelSmoothing = labelSmoothing;
         _hintWeight = hintWeight;
-        TeacherParameterPerception.Freeze(teacher);
+        FrozenTeacher.Freeze(teacher);
         var studentStage = student.StageShapes()[3];
         var teacherStage = teacher.StageShapes()[3];
         if (teacherStage.Height > studentStage.Height || teacherStage.Width > studentStage.Width)
@@ -33,7 +33,7 @@ public sealed class FeatureDistillationObjective : DistillationObjective
     public override DistillationMethod Method => DistillationMethod.FeatureKD;
 
     /// <inheritdoc />
-    public override DistillationLoss Compute(Tensor images, Tensor labels)
+    public override ObjectiveResult Compute(Tensor images, Tensor labels)
     {
         var teacherStage4 = FrozenTeacher.Forward(_teacher, images).Stages[3];
         var student = _student.ForwardStages(images);
@@ -42,6 +42,6 @@ public sealed class FeatureDistillationObjective : DistillationObjective
             ["ce"] = nn.functional.cross_entropy(student.Logits, labels, label_smoothing: _labelSmoothing),
             ["hint"] = hint.forward(student.Stages[3], teacherStage4) * _hintWeight,
         };
-        return new DistillationLoss(terms.Values.Aggregate((a, b) => a + b), terms, student.Logits);
+        return new ObjectiveResult(terms.Values.Aggregate((a, b) => a + b), terms, student.Logits);
     }
 }

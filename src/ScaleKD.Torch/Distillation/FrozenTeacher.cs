@@ -4,11 +4,20 @@ using static TorchSharp.torch;
 namespace ScaleKD.Torch.Distillation;
 
 /// <summary>
-/// Calls into a frozen teacher whose weights may be in a lower precision than the student's (bfloat16 on CUDA): inputs
-/// are cast to the teacher's dtype and outputs back to the input's, so every loss is computed in the student's precision.
+/// A teacher as every objective uses it: frozen, and called with inputs cast to the dtype of its weights (bfloat16 on
+/// CUDA) and outputs cast back to the input's, so every loss is computed in the student's precision.
 /// </summary>
 public static class FrozenTeacher
 {
+    /// <summary>Stops gradients into <paramref name="teacher"/>'s parameters and switches off its dropout and
+    /// stochastic depth (eval mode), as every objective does with its teacher.</summary>
+    public static void Freeze(VisionModel teacher)
+    {
+        foreach (var parameter in teacher.parameters())
+            parameter.requires_grad = false;
+        teacher.eval();
+    }
+
     /// <summary>The dtype of the teacher's weights.</summary>
     public static ScalarType DtypeOf(VisionModel teacher) => teacher.parameters().First().dtype;
 
@@ -38,7 +47,16 @@ public static class FrozenTeacher
             : nn.functional.interpolate(images, [size, size], mode: InterpolationMode.Bilinear, align_corners: false);
     }
 
-    /// <summary>The teacher's later stages on <paramref name="tokens"/> (with gradients to the tokens), in the tokens' dtype.</summary>
-    public static Tensor ForwardFromStage(ITeacherModel teacher, VisionModel model, Tensor tokens, int stage) =>
-        teacher.ForwardFromStage(tokens.to(DtypeOf(model)), stage).to(tokens.dtype);
+    /// <summary>The teacher's stages after <paramref name="stage"/> on <paramref name="tokens"/>
+    /// (<see cref="ITeacherModel.ForwardFromStage"/>), with gradients to the tokens, in the tokens' dtype.</summary>
+    /// <exception cref="ArgumentException">The teacher cannot run its later stages from a feature.</exception>
+    public static Tensor ForwardFromStage(VisionModel teacher, Tensor tokens, int stage) =>
+        CanRunFromStage(teacher).ForwardFromStage(tokens.to(DtypeOf(teacher)), stage).to(tokens.dtype);
+
+    /// <summary>The teacher as an <see cref="ITeacherModel"/>, or a message that says what can serve instead.</summary>
+    /// <exception cref="ArgumentException">It is not one (MobileNet, ConvNeXt and Mixer models cannot run from a feature).</exception>
+    public static ITeacherModel CanRunFromStage(VisionModel teacher) => teacher as ITeacherModel
+        ?? throw new ArgumentException(
+            $"{teacher.GetName()} ({teacher.Family}) cannot serve TPP: it cannot run its later stages from a feature. Use a ViT, Swin or ResNet teacher (or an imported ONNX CNN), or switch TPP off.",
+            nameof(teacher));
 }

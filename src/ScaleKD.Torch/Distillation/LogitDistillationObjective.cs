@@ -29,14 +29,14 @@ public sealed class LogitDistillationObjective : DistillationObjective
         _labelSmoothing = labelSmoothing;
         _kdWeight = kdWeight;
         _temperature = temperature;
-        TeacherParameterPerception.Freeze(teacher);
+        FrozenTeacher.Freeze(teacher);
     }
 
     /// <inheritdoc />
     public override DistillationMethod Method { get; }
 
     /// <inheritdoc />
-    public override DistillationLoss Compute(Tensor images, Tensor labels)
+    public override ObjectiveResult Compute(Tensor images, Tensor labels)
     {
         var teacherLogits = FrozenTeacher.Forward(_teacher, images).Logits;
         var logits = _student.forward(images);
@@ -47,7 +47,7 @@ public sealed class LogitDistillationObjective : DistillationObjective
                 ["ce"] = ce * (1 - _kdWeight),
                 ["kd"] = SoftTargetLoss.Compute(logits, teacherLogits, _temperature) * _kdWeight,
             }
-            : new Dictionary<string, Tensor> { ["ce"] = ce, ["dist"] = DistLoss.Compute(logits, teacherLogits, temperature: _temperature) };
-        return new DistillationLoss(terms.Values.Aggregate((a, b) => a + b), terms, logits);
+            : new Dictionary<string, Tensor> { ["ce"] = ce, ["dist"] = DistRelationLoss.Compute(logits, teacherLogits, temperature: _temperature) };
+        return new ObjectiveResult(terms.Values.Aggregate((a, b) => a + b), terms, logits);
     }
 }

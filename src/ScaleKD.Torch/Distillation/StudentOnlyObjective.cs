@@ -10,10 +10,10 @@ public sealed class StudentOnlyObjective(VisionModel student, double labelSmooth
     public override DistillationMethod Method => DistillationMethod.None;
 
     /// <inheritdoc />
-    public override DistillationLoss Compute(Tensor images, Tensor labels)
+    public override ObjectiveResult Compute(Tensor images, Tensor labels)
     {
         var logits = student.forward(images);
         var ce = nn.functional.cross_entropy(logits, labels, label_smoothing: labelSmoothing);
-        return new DistillationLoss(ce, new Dictionary<string, Tensor> { ["ce"] = ce }, logits);
+        return new ObjectiveResult(ce, new Dictionary<string, Tensor> { ["ce"] = ce }, logits);
     }
 }

@@ -24,4 +24,12 @@ public static class ModelRegistry
         Factories.TryGetValue(name, out var factory)
             ? factory(options ?? new ModelOptions())
             : throw new ArgumentException($"Unknown model '{name}'. Known models: {string.Join(", ", Names)}.", nameof(name));
+
+    /// <summary>Builds the named model with initial weights drawn from <paramref name="seed"/>, not from whatever the
+    /// process's random generator last did, so that a fit repeats.</summary>
+    public static VisionModel Create(string name, ModelOptions options, int seed)
+    {
+        TorchSharp.torch.manual_seed(seed);
+        return Create(name, options);
+    }
 }

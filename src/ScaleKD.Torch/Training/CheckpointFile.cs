@@ -1,61 +1,48 @@
 using System.Text;
 using System.Text.Json;
+using ScaleKD.Torch.IO;
 
 namespace ScaleKD.Torch.Training;
 
 /// <summary>
 /// A training checkpoint on disk: a JSON metadata block and named binary sections (student weights, projector
-/// weights, optimizer, EMA, best weights). Written to a temporary file, flushed to disk and renamed over the old one,
-/// so a crash or SIGKILL leaves either the previous checkpoint or the new one, never a half-written file.
+/// weights, optimizer, EMA, best weights), written atomically (<see cref="AtomicFile"/>).
 /// </summary>
+/// <remarks>The file starts with <c>SKDCKPT</c> and the format version as one digit. Version 1 is the only one so far;
+/// a file of another version is refused with a message that names it.</remarks>
 public static class CheckpointFile
 {
-    static readonly byte[] Magic = "SKDCKPT1"u8.ToArray();
+    /// <summary>The format version this build writes and reads.</summary>
+    public const int FormatVersion = 1;
+
+    static readonly byte[] MagicPrefix = "SKDCKPT"u8.ToArray();
 
     /// <summary>Writes atomically; <typeparamref name="TMetadata"/> is serialised as JSON.</summary>
-    public static void Save<TMetadata>(string path, TMetadata metadata, IReadOnlyDictionary<string, byte[]> sections)
-    {
-        var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(directory);
-        var temp = Path.Combine(directory, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
-        // A process killed while writing leaves its temporary file behind; the next writer removes it.
-        foreach (var stale in Directory.EnumerateFiles(directory, $".{Path.GetFileName(path)}.*.tmp"))
-            File.Delete(stale);
-        try
+    public static void Save<TMetadata>(string path, TMetadata metadata, IReadOnlyDictionary<string, byte[]> sections) =>
+        AtomicFile.Write(path, stream =>
         {
-            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
+            using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
+            writer.Write(MagicPrefix);
+            writer.Write((byte)('0' + FormatVersion));
+            writer.Write(JsonSerializer.Serialize(metadata));
+            writer.Write(sections.Count);
+            foreach (var (name, bytes) in sections)
             {
-                using (var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
-                {
-                    writer.Write(Magic);
-                    writer.Write(JsonSerializer.Serialize(metadata));
-                    writer.Write(sections.Count);
-                    foreach (var (name, bytes) in sections)
-                    {
-                        writer.Write(name);
-                        writer.Write(bytes.LongLength);
-                        writer.Write(bytes);
-                    }
-                }
-                stream.Flush(flushToDisk: true);
+                writer.Write(name);
+                writer.Write(bytes.LongLength);
+                writer.Write(bytes);
             }
-            File.Move(temp, path, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temp);
-        }
-    }
+        });
 
     /// <summary>Reads a checkpoint written by <see cref="Save{TMetadata}"/>.</summary>
-    /// <exception cref="InvalidDataException">The file is not a complete ScaleKD checkpoint; the message names it.</exception>
+    /// <exception cref="InvalidDataException">The file is not a complete ScaleKD checkpoint, or one of another format
+    /// version; the message names the file (and the version).</exception>
     public static (TMetadata Metadata, Dictionary<string, byte[]> Sections) Load<TMetadata>(string path)
     {
         try
         {
             using var reader = new BinaryReader(File.OpenRead(path), Encoding.UTF8);
-            if (!reader.ReadBytes(Magic.Length).AsSpan().SequenceEqual(Magic))
-                throw new InvalidDataException($"'{path}' is not a ScaleKD training checkpoint.");
+            CheckMagic(reader.ReadBytes(MagicPrefix.Length + 1), path);
             var metadata = JsonSerializer.Deserialize<TMetadata>(reader.ReadString())
                 ?? throw new InvalidDataException($"'{path}' has empty checkpoint metadata.");
             var count = reader.ReadInt32();
@@ -75,5 +62,16 @@ public static class CheckpointFile
         {
             throw new InvalidDataException($"'{path}' is not a complete ScaleKD training checkpoint: {e.Message}", e);
         }
+    }
+
+    static void CheckMagic(byte[] magic, string path)
+    {
+        if (magic.Length != MagicPrefix.Length + 1 || !magic.AsSpan(0, MagicPrefix.Length).SequenceEqual(MagicPrefix))
+            throw new InvalidDataException($"'{path}' is not a ScaleKD training checkpoint.");
+        var version = (char)magic[^1];
+        if (version != '0' + FormatVersion)
+            throw new InvalidDataException(
+                $"'{path}' is a ScaleKD training checkpoint of format version {version}; this build reads version {FormatVersion}. " +
+                "Resume it with the build that wrote it, or delete it to start over.");
     }
 }

@@ -2,6 +2,9 @@ using static TorchSharp.torch;
 
 namespace ScaleKD.Torch.Training;
 
+/// <summary>Mean loss, top-1 and top-5 accuracy (fractions) over a set of examples.</summary>
+public sealed record ClassificationResult(double Loss, double Top1, double Top5);
+
 /// <summary>Accumulates loss, top-1 and top-5 accuracy over batches, reading back to the host once per call to
 /// <see cref="Result"/> rather than per batch.</summary>
 public sealed class ClassificationMetrics : IDisposable
@@ -28,11 +31,11 @@ public sealed class ClassificationMetrics : IDisposable
     }
 
     /// <summary>Mean loss, top-1 and top-5 accuracy (fractions) over everything added.</summary>
-    public (double Loss, double Top1, double Top5) Result()
+    public ClassificationResult Result()
     {
         if (_count == 0)
             throw new InvalidOperationException("No batches were evaluated.");
-        return (_lossSum!.item<float>() / _count, _top1!.item<long>() / (double)_count, _top5!.item<long>() / (double)_count);
+        return new ClassificationResult(_lossSum!.item<float>() / _count, _top1!.item<long>() / (double)_count, _top5!.item<long>() / (double)_count);
     }
 
     /// <summary>Examples added so far.</summary>

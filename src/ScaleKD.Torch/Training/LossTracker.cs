@@ -1,3 +1,4 @@
+using ScaleKD.Torch.Weights;
 using static TorchSharp.torch;
 
 namespace ScaleKD.Torch.Training;
@@ -9,9 +10,9 @@ namespace ScaleKD.Torch.Training;
 /// </summary>
 sealed class LossTracker : IDisposable
 {
-    readonly Dictionary<string, Tensor> _window = new();
-    readonly Dictionary<string, Tensor> _epoch = new();
-    readonly Dictionary<string, Tensor> _firstBadStep = new();
+    readonly OwnedTensors _window = new();
+    readonly OwnedTensors _epoch = new();
+    readonly OwnedTensors _firstBadStep = new();
     long _windowSteps;
     long _epochSteps;
 
@@ -25,7 +26,7 @@ sealed class LossTracker : IDisposable
             Accumulate(_window, name, detached);
             Accumulate(_epoch, name, detached);
             if (!_firstBadStep.TryGetValue(name, out var firstBad))
-                _firstBadStep[name] = firstBad = full(1, -1L, dtype: int64, device: value.device).DetachFromDisposeScope();
+                _firstBadStep.Add(name, firstBad = full(1, -1L, dtype: int64, device: value.device).DetachFromDisposeScope());
             using var bad = logical_and(isfinite(detached).logical_not(), firstBad.lt(0));
             using var step = full(1, globalStep, dtype: int64, device: value.device);
             using var updated = where(bad, step, firstBad);
@@ -40,7 +41,7 @@ sealed class LossTracker : IDisposable
     public IReadOnlyDictionary<string, double> ReadWindow(int epoch)
     {
         var means = Means(_window, _windowSteps, epoch);
-        Clear(_window);
+        _window.Clear();
         _windowSteps = 0;
         return means;
     }
@@ -50,13 +51,13 @@ sealed class LossTracker : IDisposable
     public IReadOnlyDictionary<string, double> ReadEpoch(int epoch)
     {
         var means = Means(_epoch, _epochSteps, epoch);
-        Clear(_epoch);
-        Clear(_window);
+        _epoch.Clear();
+        _window.Clear();
         _epochSteps = _windowSteps = 0;
         return means;
     }
 
-    IReadOnlyDictionary<string, double> Means(Dictionary<string, Tensor> sums, long steps, int epoch)
+    IReadOnlyDictionary<string, double> Means(OwnedTensors sums, long steps, int epoch)
     {
         foreach (var (name, firstBad) in _firstBadStep)
         {
@@ -70,25 +71,18 @@ sealed class LossTracker : IDisposable
         return sums.ToDictionary(p => p.Key, p => steps == 0 ? double.NaN : p.Value.item<double>() / steps);
     }
 
-    static void Accumulate(Dictionary<string, Tensor> sums, string name, Tensor value)
+    static void Accumulate(OwnedTensors sums, string name, Tensor value)
     {
         if (sums.TryGetValue(name, out var sum))
             sum.add_(value);
         else
-            sums[name] = value.clone().DetachFromDisposeScope();
-    }
-
-    static void Clear(Dictionary<string, Tensor> sums)
-    {
-        foreach (var tensor in sums.Values)
-            tensor.Dispose();
-        sums.Clear();
+            sums.Add(name, value.clone().DetachFromDisposeScope());
     }
 
     public void Dispose()
     {
-        Clear(_window);
-        Clear(_epoch);
-        Clear(_firstBadStep);
+        _window.Dispose();
+        _epoch.Dispose();
+        _firstBadStep.Dispose();
     }
 }

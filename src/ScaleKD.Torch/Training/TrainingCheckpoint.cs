@@ -20,6 +20,10 @@ public sealed record TrainingCheckpoint(
     /// <summary>The file name inside a checkpoint directory.</summary>
     public const string FileName = "last.ckpt";
 
+    /// <summary>The record of a run that has not finished an epoch yet.</summary>
+    public static TrainingCheckpoint NewRun(string student, DistillationSpec spec, long trainCount) =>
+        new(student, spec.Method.ToString(), spec.Seed, spec.Epochs, spec.BatchSize, trainCount, 0, [], null, -1, false);
+
     /// <summary>Fails when this checkpoint belongs to a run with different settings, naming the difference.</summary>
     public void CheckMatches(TrainingCheckpoint run, string path)
     {

@@ -1,3 +1,4 @@
+using ScaleKD.Torch.IO;
 using TorchSharp;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
@@ -7,23 +8,8 @@ namespace ScaleKD.Torch.Weights;
 /// <summary>Model weights as safetensors files with timm parameter names, readable by timm and Hugging Face.</summary>
 public static class SafetensorsWeights
 {
-    /// <summary>Writes the module's state dict to <paramref name="path"/> atomically (a temporary file, then a rename).</summary>
-    public static void Save(nn.Module module, string path)
-    {
-        var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(directory);
-        var temp = Path.Combine(directory, $".{Path.GetFileName(path)}.{Environment.ProcessId}.tmp");
-        try
-        {
-            using (var stream = File.Create(temp))
-                Write(module, stream);
-            File.Move(temp, path, overwrite: true);
-        }
-        finally
-        {
-            File.Delete(temp);
-        }
-    }
+    /// <summary>Writes the module's state dict to <paramref name="path"/> atomically (<see cref="AtomicFile"/>).</summary>
+    public static void Save(nn.Module module, string path) => AtomicFile.Write(path, stream => Write(module, stream));
 
     /// <summary>The module's state dict as safetensors bytes (for checkpoints and in-memory snapshots).</summary>
     public static byte[] ToBytes(nn.Module module)
@@ -37,25 +23,18 @@ public static class SafetensorsWeights
     /// so optimizers built on them remain valid), strictly.</summary>
     public static void LoadBytes(nn.Module module, byte[] bytes, string origin)
     {
-        Dictionary<string, Tensor> tensors;
+        OwnedTensors tensors;
         try
         {
             using var stream = new MemoryStream(bytes, writable: false);
-            tensors = Safetensors.LoadStateDict(stream);
+            tensors = new OwnedTensors(Safetensors.LoadStateDict(stream));
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             throw new InvalidDataException($"{origin} is not readable safetensors data: {e.Message}", e);
         }
-        try
-        {
+        using (tensors)
             StateDicts.LoadStrict(module, tensors, origin);
-        }
-        finally
-        {
-            foreach (var tensor in tensors.Values)
-                tensor.Dispose();
-        }
     }
 
     static void Write(nn.Module module, Stream stream)
@@ -65,16 +44,16 @@ public static class SafetensorsWeights
         Safetensors.SaveStateDict(stream, state);
     }
 
-    /// <summary>Reads all tensors of a safetensors file.</summary>
+    /// <summary>Reads all tensors of a safetensors file; dispose the result to free them.</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">The file is not a readable safetensors file.</exception>
-    public static Dictionary<string, Tensor> Read(string path)
+    public static OwnedTensors Read(string path)
     {
         if (!File.Exists(path))
             throw new FileNotFoundException($"Weights file '{path}' does not exist.", path);
         try
         {
-            return Safetensors.LoadStateDict(path);
+            return new OwnedTensors(Safetensors.LoadStateDict(path));
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -87,15 +66,7 @@ public static class SafetensorsWeights
     /// <exception cref="InvalidDataException">Keys are missing, unexpected or mis-shaped; the message names them.</exception>
     public static void Load(nn.Module module, string path, IReadOnlySet<string>? skip = null)
     {
-        var tensors = Read(path);
-        try
-        {
-            StateDicts.LoadStrict(module, tensors, $"'{path}'", skip);
-        }
-        finally
-        {
-            foreach (var tensor in tensors.Values)
-                tensor.Dispose();
-        }
+        using var tensors = Read(path);
+        StateDicts.LoadStrict(module, tensors, $"'{path}'", skip);
     }
 }

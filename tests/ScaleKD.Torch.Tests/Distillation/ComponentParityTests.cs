@@ -68,7 +68,7 @@ public sealed class ComponentParityTests : TensorScopeTest
         [
             ("kd", s => SoftTargetLoss.Compute(s, teacher, 1.0)),
             ("kd_t4", s => SoftTargetLoss.Compute(s, teacher, 4.0)),
-            ("dist", s => DistLoss.Compute(s, teacher)),
+            ("dist", s => DistRelationLoss.Compute(s, teacher)),
         ];
         foreach (var (name, compute) in losses)
         {

@@ -11,7 +11,7 @@ namespace ScaleKD.Torch.Tests.Distillation;
 /// tests/reference/cases_pairs.py, and the gradient flow the method depends on.</summary>
 public sealed class ScaleKDLossParityTests : TensorScopeTest
 {
-    // 64 px, so the student's last stage is 2×2 (see ScaleKDLoss's check and tests/reference/cases_pairs.py).
+    // 64 px, so the student's last stage is 2×2 (see ScaleKDObjective's check and tests/reference/cases_pairs.py).
     static readonly ModelOptions Pico = new(NumClasses: 10, ImageSize: 64);
 
     /// <summary>Pair fixture, teacher name, expected α_sp, α_fr and heads. The pair fixture holds the teacher's and
@@ -24,7 +24,7 @@ public sealed class ScaleKDLossParityTests : TensorScopeTest
         { "pair_resnet_teacher_resnet_pico", "resnet_pico@96", 0.08, 0.06, 8, 8 },
     };
 
-    (VisionModel Teacher, VisionModel Student, ScaleKDLoss Loss, ParityFixture Pair) Load(string pairFixture, string teacherName, ScalarType dtype = ScalarType.Float32)
+    (VisionModel Teacher, VisionModel Student, ScaleKDObjective Loss, ParityFixture Pair) Load(string pairFixture, string teacherName, ScalarType dtype = ScalarType.Float32)
     {
         VisionModel teacher = teacherName switch
         {
@@ -35,7 +35,7 @@ public sealed class ScaleKDLossParityTests : TensorScopeTest
         LoadWeights(teacher, pairFixture, "teacher.");
         var student = ModelRegistry.Create("resnet_pico", Pico);
         LoadWeights(student, "cnn_resnet_pico_32", "");
-        var loss = new ScaleKDLoss(teacher, student);
+        var loss = new ScaleKDObjective(teacher, student);
         var pair = ParityFixture.Load(pairFixture);
         Assert.Equal(pair.Input("student_checksum").item<double>(), Checksum(student), 6);
         StateDicts.LoadStrict(loss, pair.Parameters("loss."), pairFixture);
@@ -84,7 +84,7 @@ public sealed class ScaleKDLossParityTests : TensorScopeTest
         CompareWithReference(loss, pair, float64, $"{teacherName}→resnet_pico, float64", 1e-6, gradientTolerance: 1e-6);
     }
 
-    static void CompareWithReference(ScaleKDLoss loss, ParityFixture pair, ScalarType dtype, string label, double termTolerance, double gradientTolerance)
+    static void CompareWithReference(ScaleKDObjective loss, ParityFixture pair, ScalarType dtype, string label, double termTolerance, double gradientTolerance)
     {
         var images = pair.Input("images").to(dtype).requires_grad_(true);
         var result = loss.Compute(images, pair.Input("labels"));
@@ -138,15 +138,15 @@ public sealed class ScaleKDLossParityTests : TensorScopeTest
         var student = ModelRegistry.Create("resnet_pico", Pico);
         var images = randn(2, 3, 64, 64);
         var labels = tensor(new long[] { 1, 2 });
-        var noFrequency = new ScaleKDLoss(teacher, student, new ScaleKDLossOptions { UseFrequencyView = false });
+        var noFrequency = new ScaleKDObjective(teacher, student, new ObjectiveOptions { ScaleKD = new() { UseFrequencyView = false } });
         Assert.Equal(["ce", "kd", "s3_spatial", "s4_spatial"], noFrequency.Compute(images, labels).Terms.Keys.Order());
-        var noTpp = new ScaleKDLoss(teacher, student, new ScaleKDLossOptions { UseTeacherParameterPerception = false });
+        var noTpp = new ScaleKDObjective(teacher, student, new ObjectiveOptions { ScaleKD = new() { UseTeacherParameterPerception = false } });
         Assert.Equal(["ce", "kd", "s4_frequency", "s4_spatial"], noTpp.Compute(images, labels).Terms.Keys.Order());
-        var noCap = new ScaleKDLoss(teacher, student, new ScaleKDLossOptions { UseCrossAttentionProjector = false });
+        var noCap = new ScaleKDObjective(teacher, student, new ObjectiveOptions { ScaleKD = new() { UseCrossAttentionProjector = false } });
         Assert.DoesNotContain(noCap.modules(), m => m is CrossAttentionProjector);
         Assert.Equal(6, noCap.Compute(images, labels).Terms.Count);
         // A teacher that cannot run its last stage alone cannot serve TPP.
-        Assert.Throws<ArgumentException>(() => new ScaleKDLoss(ModelRegistry.Create("mobilenetv1_pico", Pico), student));
+        Assert.Throws<ArgumentException>(() => new ScaleKDObjective(ModelRegistry.Create("mobilenetv1_pico", Pico), student));
     }
 
     [Fact]
@@ -156,9 +156,9 @@ public sealed class ScaleKDLossParityTests : TensorScopeTest
         var small = Pico with { ImageSize = 32 };
         var teacher = ModelRegistry.Create("swin_pico_patch2_window4_32", small);
         var student = ModelRegistry.Create("resnet_pico", small); // 1×1 last stage at 32 px
-        var error = Assert.Throws<ArgumentException>(() => new ScaleKDLoss(teacher, student));
+        var error = Assert.Throws<ArgumentException>(() => new ScaleKDObjective(teacher, student));
         Assert.Contains("32×1×1", error.Message);
-        Assert.Contains(nameof(ScaleKDLossOptions.UseFrequencyView), error.Message);
-        Assert.Equal(4, new ScaleKDLoss(teacher, student, new ScaleKDLossOptions { UseFrequencyView = false }).Compute(randn(2, 3, 32, 32), tensor(new long[] { 0, 1 })).Terms.Count);
+        Assert.Contains(nameof(ScaleKDOptions.UseFrequencyView), error.Message);
+        Assert.Equal(4, new ScaleKDObjective(teacher, student, new ObjectiveOptions { ScaleKD = new() { UseFrequencyView = false } }).Compute(randn(2, 3, 32, 32), tensor(new long[] { 0, 1 })).Terms.Count);
     }
 }

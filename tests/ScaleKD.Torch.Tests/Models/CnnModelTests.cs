@@ -144,7 +144,7 @@ public class CnnModelTests
             foreach (var (key, value) in trained.state_dict())
                 Assert.True(Identical(value, fresh.state_dict()[key]), $"{key} differs after the round trip");
 
-            var renamed = SafetensorsWeights.Read(path);
+            var renamed = new Dictionary<string, Tensor>(SafetensorsWeights.Read(path));
             renamed[renamedKey + "_renamed"] = renamed[renamedKey];
             renamed.Remove(renamedKey);
             var renamedPath = Path.Combine(directory.FullName, "renamed.safetensors");
@@ -153,7 +153,7 @@ public class CnnModelTests
             Assert.Contains(renamedKey, missing.Message);
             Assert.Contains(renamedKey + "_renamed", missing.Message);
 
-            var reshaped = SafetensorsWeights.Read(path);
+            var reshaped = new Dictionary<string, Tensor>(SafetensorsWeights.Read(path));
             reshaped[reshapedKey] = zeros(reshaped[reshapedKey].shape[0] + 1, reshaped[reshapedKey].shape[1]);
             var reshapedPath = Path.Combine(directory.FullName, "reshaped.safetensors");
             Safetensors.SaveStateDict(reshapedPath, reshaped);
@@ -332,16 +332,8 @@ public class CnnModelTests
     {
         var path = Path.Combine(AppContext.BaseDirectory, "fixtures", "cnn_state_shapes.safetensors");
         var prefix = model + "/";
-        var entries = SafetensorsWeights.Read(path);
-        try
-        {
-            return entries.Where(e => e.Key.StartsWith(prefix, StringComparison.Ordinal))
-                .ToDictionary(e => e.Key[prefix.Length..], e => e.Value.data<long>().Skip(1).ToArray());
-        }
-        finally
-        {
-            foreach (var tensor in entries.Values)
-                tensor.Dispose();
-        }
+        using var entries = SafetensorsWeights.Read(path);
+        return entries.Where(e => e.Key.StartsWith(prefix, StringComparison.Ordinal))
+            .ToDictionary(e => e.Key[prefix.Length..], e => e.Value.data<long>().Skip(1).ToArray());
     }
 }

@@ -1,11 +1,13 @@
-using ScaleKD.Torch.Tests.Parity;
 using ScaleKD.Torch.Models;
+using ScaleKD.Torch.Tests.Parity;
+using ScaleKD.Torch.Tests.Training;
 using static TorchSharp.torch;
 
 namespace ScaleKD.Torch.Tests.Models;
 
 /// <summary>Channels-last layout: same values, NHWC strides, and a CNN computes the same outputs and gradients.</summary>
 [Trait("Category", "Models")]
+[Collection(SerialTrainingCollection.Name)] // two models built from one seed of torch's global generator
 public sealed class MemoryLayoutTests : TensorScopeTest
 {
     [Fact]

@@ -118,11 +118,11 @@ public sealed class BFloat16StudentTests : TensorScopeTest
         var options = new ModelOptions(NumClasses: 10, ImageSize: 64);
         using var teacher = ModelRegistry.Create("vit_pico_patch4_32", options);
         using var student = ModelRegistry.Create("resnet_pico", options);
-        using var objective = new ScaleKDLoss(teacher, student);
+        using var objective = new ScaleKDObjective(teacher, student);
         student.train();
         objective.train();
         using var mixed = new BFloat16Student(student);
-        var working = mixed.AttachObjective(objective, s => new ScaleKDLoss(teacher, s));
+        var working = mixed.AttachObjective(objective, s => new ScaleKDObjective(teacher, s));
         Assert.All(working.parameters().Where(p => p.dim() > 1), p => Assert.Equal(ScalarType.BFloat16, p.dtype));
 
         mixed.PullWeights();

@@ -7,7 +7,7 @@ using ScaleKD.Torch.Training;
 using ScaleKD.Torch.Training.Augmentation;
 using ScaleKD.Torch.Training.Data;
 using ScaleKD.Torch.Training.Optimization;
-using ScaleKD.Torch.Training.Teachers;
+using ScaleKD.Torch.Teachers;
 using ScaleKD.Torch.Weights;
 using static TorchSharp.torch;
 
@@ -25,14 +25,13 @@ public sealed class DistillationTrainerTests : IDisposable
     public DistillationTrainerTests() => TorchBackend.Initialize();
 
     /// <summary>A quick, learnable setting: AdamW at a fixed rate, a short warm-up, no augmentation.</summary>
-    static DistillationOptions Quick(DistillationMethod method = DistillationMethod.ScaleKD, int epochs = 4) => new()
+    static DistillationSpec Quick(DistillationMethod method = DistillationMethod.ScaleKD, int epochs = 4) => new()
     {
         Method = method,
         Epochs = epochs,
         BatchSize = 32,
         Seed = 3,
-        Optimizer = new OptimizerRecipe { Kind = OptimizerKind.AdamW, LearningRate = 1e-2, WeightDecay = 0.01 },
-        WarmupEpochs = 0.25,
+        Optimizer = new OptimizerRecipe { Kind = OptimizerKind.AdamW, LearningRate = 1e-2, WeightDecay = 0.01, WarmupEpochs = 0.25 },
         Augmentation = AugmentationOptions.Disabled(64),
         LogEverySteps = 4,
     };
@@ -214,7 +213,7 @@ public sealed class DistillationTrainerTests : IDisposable
         // A learning rate of ~0 and a LayerNorm-only student: validation accuracy cannot improve after epoch 1.
         var options = Quick(DistillationMethod.None, epochs: 6) with
         {
-            Optimizer = new OptimizerRecipe { Kind = OptimizerKind.AdamW, LearningRate = 1e-12, WeightDecay = 0 },
+            Optimizer = new OptimizerRecipe { Kind = OptimizerKind.AdamW, LearningRate = 1e-12, WeightDecay = 0, WarmupEpochs = 0.25 },
             EarlyStoppingPatience = 2,
         };
         var student = ModelRegistry.Create("vit_pico_patch4_32", Pico);
@@ -248,11 +247,11 @@ public sealed class DistillationTrainerTests : IDisposable
         var path = Path.Combine(_work, "imagenet-like.safetensors");
         SafetensorsWeights.Save(ModelRegistry.Create("resnet_pico", Pico with { NumClasses = 1000 }), path);
         var teacher = ModelRegistry.Create("resnet_pico", Pico);
-        var import = TeacherWeights.Import(teacher, path);
+        var import = PretrainedWeights.Import(teacher, path);
         Assert.False(import.ClassifierLoaded);
         Assert.Equal(["fc.bias", "fc.weight"], import.SkippedKeys);
-        Assert.True(TeacherWeights.Import(ModelRegistry.Create("resnet_pico", Pico with { NumClasses = 1000 }), path).ClassifierLoaded);
-        var wrongModel = Assert.Throws<InvalidDataException>(() => TeacherWeights.Import(ModelRegistry.Create("resnet18", Pico), path));
+        Assert.True(PretrainedWeights.Import(ModelRegistry.Create("resnet_pico", Pico with { NumClasses = 1000 }), path).ClassifierLoaded);
+        var wrongModel = Assert.Throws<InvalidDataException>(() => PretrainedWeights.Import(ModelRegistry.Create("resnet18", Pico), path));
         Assert.Contains("mis-shaped keys", wrongModel.Message);
     }
 

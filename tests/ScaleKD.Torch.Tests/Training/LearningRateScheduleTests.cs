@@ -49,11 +49,14 @@ public sealed class LearningRateScheduleTests
     [Fact]
     public void OfficialSchedulesKeepTheirShareOfWarmup()
     {
-        var vit = WarmupCosineSchedule.OfficialFor(ModelFamily.VisionTransformer, 1e-3, stepsPerEpoch: 100, epochs: 300);
+        // Official recipes at their base batches: ViT/Swin lr 1e-3 at 1024, ResNet lr 5e-3 at 2048.
+        WarmupCosineSchedule Official(ModelFamily family, int batch, int epochs) =>
+            (WarmupCosineSchedule)OptimizerRecipe.OfficialFor(family, batch).CreateSchedule(stepsPerEpoch: 100, epochs);
+        var vit = Official(ModelFamily.VisionTransformer, 1024, 300);
         Assert.Equal((30_000L, 2_000L, 1e-6, 1e-5), (vit.TotalSteps, vit.WarmupSteps, vit.WarmupInitialLearningRate, vit.MinLearningRate));
-        var shortVit = WarmupCosineSchedule.OfficialFor(ModelFamily.Swin, 1e-3, stepsPerEpoch: 100, epochs: 30);
+        var shortVit = Official(ModelFamily.Swin, 1024, 30);
         Assert.Equal(200, shortVit.WarmupSteps);
-        var resNet = WarmupCosineSchedule.OfficialFor(ModelFamily.ResNet, 5e-3, stepsPerEpoch: 100, epochs: 300);
+        var resNet = Official(ModelFamily.ResNet, 2048, 300);
         Assert.Equal((500L, 1.25e-3, 0.0), (resNet.WarmupSteps, resNet.WarmupInitialLearningRate, resNet.MinLearningRate));
         Assert.Equal([30L * 7, 60L * 7, 90L * 7], StepDecaySchedule.Traditional(7).MilestoneSteps);
     }

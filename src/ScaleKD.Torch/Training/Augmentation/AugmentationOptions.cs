@@ -62,6 +62,11 @@ public sealed record AugmentationOptions
     /// <summary>The pipeline with every random transform off, images of <paramref name="imageSize"/> pixels.</summary>
     public static AugmentationOptions Disabled(int imageSize) => new() { ImageSize = imageSize, Enabled = false };
 
+    /// <summary>Crop-and-flip only, cheap on a CPU: a random-resized crop from at least 35 % of the area and the
+    /// horizontal flip, without RandAugment or erasing (the quick preset's augmentation).</summary>
+    public static AugmentationOptions Light(int imageSize) =>
+        new() { ImageSize = imageSize, CropScaleMin = 0.35, RandAugment = null, ErasingProbability = 0 };
+
     /// <summary>
     /// The fill colour of RandAugment's geometric ops: the configured one, else round(255·mean)/255 per channel, as
     /// timm's transforms factory passes img_mean to RandAugment.

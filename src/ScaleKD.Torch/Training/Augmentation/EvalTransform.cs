@@ -29,17 +29,13 @@ public sealed class EvalTransform
     public Tensor Apply(Tensor images)
     {
         using var scope = NewDisposeScope();
-        return _normalize.Apply(ResizeAndCrop(images)).MoveToOuterDisposeScope();
+        return _normalize.Apply(ImageResize.ResizeAndCenterCrop(images, ResizeSize, Options.ImageSize, Options.Interpolation)).MoveToOuterDisposeScope();
     }
 
     /// <summary>One normalised batch of images of different sizes, each (C, H, W) in [0, 1].</summary>
     public Tensor Apply(IReadOnlyList<Tensor> images)
     {
         using var scope = NewDisposeScope();
-        var batch = cat(images.Select(image => ResizeAndCrop(image.unsqueeze(0))).ToArray(), 0);
-        return _normalize.Apply(batch).MoveToOuterDisposeScope();
+        return _normalize.Apply(ImageResize.ResizeAndCenterCrop(images, ResizeSize, Options.ImageSize, Options.Interpolation)).MoveToOuterDisposeScope();
     }
-
-    Tensor ResizeAndCrop(Tensor images) =>
-        ImageResize.CenterCrop(ImageResize.ResizeShorterSide(images, ResizeSize, Options.Interpolation), Options.ImageSize, Options.ImageSize);
 }

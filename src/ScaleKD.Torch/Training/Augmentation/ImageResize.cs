@@ -53,6 +53,25 @@ public static class ImageResize
         return images.narrow(2, top, height).narrow(3, left, width).contiguous();
     }
 
+    /// <summary>
+    /// The evaluation geometry (timm's eval transform, torchvision's Resize(int) then CenterCrop): the shorter side
+    /// resized to <paramref name="shorterSide"/>, then the central <paramref name="cropSize"/>² window.
+    /// </summary>
+    public static Tensor ResizeAndCenterCrop(Tensor images, long shorterSide, long cropSize, ResizeInterpolation interpolation)
+    {
+        using var scope = NewDisposeScope();
+        return CenterCrop(ResizeShorterSide(images, shorterSide, interpolation), cropSize, cropSize).MoveToOuterDisposeScope();
+    }
+
+    /// <summary><see cref="ResizeAndCenterCrop(Tensor, long, long, ResizeInterpolation)"/> of images of different
+    /// sizes, each (C, H, W), stacked into one (N, C, size, size) batch.</summary>
+    public static Tensor ResizeAndCenterCrop(IReadOnlyList<Tensor> images, long shorterSide, long cropSize, ResizeInterpolation interpolation)
+    {
+        using var scope = NewDisposeScope();
+        var batch = cat(images.Select(image => ResizeAndCenterCrop(image.unsqueeze(0), shorterSide, cropSize, interpolation)).ToArray(), 0);
+        return batch.MoveToOuterDisposeScope();
+    }
+
     internal static void RequireBatch(Tensor images)
     {
         if (images.dim() != 4)

@@ -46,7 +46,7 @@ public sealed class TrainAugmentation
         using var scope = NewDisposeScope();
         var cropped = Options.Enabled
             ? _crop.Apply(images, random)
-            : ImageResize.CenterCrop(ImageResize.ResizeShorterSide(images, Options.ImageSize, Options.Interpolation), Options.ImageSize, Options.ImageSize);
+            : ImageResize.ResizeAndCenterCrop(images, Options.ImageSize, Options.ImageSize, Options.Interpolation);
         return AugmentCropped(cropped, random).MoveToOuterDisposeScope();
     }
 
@@ -56,8 +56,7 @@ public sealed class TrainAugmentation
         using var scope = NewDisposeScope();
         var cropped = Options.Enabled
             ? _crop.Apply(images, random)
-            : cat(images.Select(image => ImageResize.CenterCrop(
-                ImageResize.ResizeShorterSide(image.unsqueeze(0), Options.ImageSize, Options.Interpolation), Options.ImageSize, Options.ImageSize)).ToArray(), 0);
+            : ImageResize.ResizeAndCenterCrop(images, Options.ImageSize, Options.ImageSize, Options.Interpolation);
         return AugmentCropped(cropped, random).MoveToOuterDisposeScope();
     }
 

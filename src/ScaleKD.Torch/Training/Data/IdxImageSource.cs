@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using ScaleKD.Torch.IO;
 using static TorchSharp.torch;
 
 namespace ScaleKD.Torch.Training.Data;
@@ -154,11 +155,11 @@ public sealed class IdxImageSource : IBatchSource
         var cached = Path.Combine(cacheDirectory, $"{Path.GetFileNameWithoutExtension(path)}-{info.Length}-{info.LastWriteTimeUtc.Ticks}");
         if (File.Exists(cached))
             return cached;
-        var temp = $"{cached}.{Environment.ProcessId}.tmp";
-        using (var source = OpenMaybeGzip(path))
-        using (var target = File.Create(temp))
+        AtomicFile.Write(cached, target =>
+        {
+            using var source = OpenMaybeGzip(path);
             source.CopyTo(target);
-        File.Move(temp, cached, overwrite: true);
+        });
         return cached;
     }
 }

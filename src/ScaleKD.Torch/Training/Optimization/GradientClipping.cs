@@ -24,9 +24,8 @@ public static class GradientClipping
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxNorm);
         using var _ = no_grad();
         var gradients = parameters.Select(p => p.grad).OfType<Tensor>().ToList();
-        if (gradients.Count == 0)
+        if (GradientNorm.Global(gradients) is not { } totalNorm)
             return zeros(Array.Empty<long>());
-        var totalNorm = linalg.vector_norm(stack(gradients.Select(g => linalg.vector_norm(g))));
         var scale = (maxNorm / (totalNorm + 1e-6)).clamp_max(1.0);
         foreach (var gradient in gradients)
             gradient.mul_(scale);

@@ -142,14 +142,8 @@ public sealed class Lamb : OptimizerHelper
     {
         if (MaxGradNorm is not { } maxNorm)
             return null;
-        var norms = new List<Tensor>();
-        foreach (var parameter in parameters())
-        {
-            var grad = parameter.grad;
-            if (grad is not null)
-                norms.Add(linalg.vector_norm(grad));
-        }
-        return norms.Count == 0 ? null : (linalg.vector_norm(stack(norms)) / maxNorm).clamp_min(1.0);
+        var gradients = parameters().Select(p => p.grad).OfType<Tensor>().ToList();
+        return GradientNorm.Global(gradients) is { } norm ? (norm / maxNorm).clamp_min(1.0) : null;
     }
 
     void StepGroup(Options options, IEnumerable<Parameter> parameters, Tensor? clipDivisor)

@@ -6,6 +6,16 @@ namespace ScaleKD.Torch.Training.Optimization;
 /// </summary>
 public sealed record ModelEmaOptions
 {
+    /// <summary>No EMA, even where the recipe keeps one.</summary>
+    public static ModelEmaOptions Off { get; } = new() { Enabled = false };
+
+    /// <summary>The recipe's EMA for ViT, Swin and ConvNeXt students: decay 0.9999 with timm's decay warm-up, so that
+    /// short runs benefit too.</summary>
+    public static ModelEmaOptions Recipe { get; } = new() { Decay = 0.9999, UseWarmup = true };
+
+    /// <summary>False: no EMA at all (<see cref="Off"/>). Default true.</summary>
+    public bool Enabled { get; init; } = true;
+
     /// <summary>The decay d in ema ← d·ema + (1 − d)·model, or its ceiling with warm-up. Default 0.9999.</summary>
     public double Decay { get; init; } = 0.9999;
 

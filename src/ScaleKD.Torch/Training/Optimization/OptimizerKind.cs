@@ -1,6 +1,6 @@
 namespace ScaleKD.Torch.Training.Optimization;
 
-/// <summary>The optimizers the official ScaleKD recipes use (spec §4).</summary>
+/// <summary>The optimizers the official ScaleKD recipes use (docs/method.md, "Training recipe").</summary>
 public enum OptimizerKind
 {
     /// <summary>AdamW (decoupled weight decay): the advanced recipe for ViT, Swin, ConvNeXt and Mixer students.</summary>

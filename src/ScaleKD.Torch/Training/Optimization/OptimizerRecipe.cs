@@ -4,10 +4,12 @@ using ScaleKD.Torch.Models;
 namespace ScaleKD.Torch.Training.Optimization;
 
 /// <summary>
-/// What <see cref="OptimizerFactory"/> builds: the optimizer, its hyperparameters and which parameters are spared weight
-/// decay. <see cref="OfficialFor"/> gives the official ScaleKD choice for a student family (spec §4);
-/// <see cref="Description"/> says where the values came from. (Not called <c>OptimizerOptions</c>, which would clash
-/// with TorchSharp.Modules.OptimizerOptions wherever both namespaces are imported.)
+/// The optimisation recipe of a run: what <see cref="OptimizerFactory"/> builds (the optimizer, its hyperparameters and
+/// which parameters are spared weight decay) and the learning-rate schedule that goes with it
+/// (<see cref="CreateSchedule"/>), so the two cannot disagree. <see cref="OfficialFor"/> gives the official ScaleKD choice
+/// for a student family (docs/method.md, "Training recipe"); <see cref="Description"/> says where the values came from.
+/// (Not called <c>OptimizerOptions</c>, which would clash with TorchSharp.Modules.OptimizerOptions wherever both
+/// namespaces are imported.)
 /// </summary>
 public sealed record OptimizerRecipe
 {
@@ -54,11 +56,68 @@ public sealed record OptimizerRecipe
     /// segment, with <c>*</c> and <c>?</c> wildcards as in fnmatch. Default <see cref="DefaultNoWeightDecayNames"/>.</summary>
     public IReadOnlyList<string> NoWeightDecayNames { get; init; } = DefaultNoWeightDecayNames;
 
+    /// <summary>Warm-up length in epochs; null: the official share of the run for this optimizer (20 of 300 epochs for
+    /// AdamW, 5 of 300 for LAMB, at least one step). SGD's traditional step decay has no warm-up.</summary>
+    public double? WarmupEpochs { get; init; }
+
     /// <summary>Where these values came from, for logs and reports.</summary>
     public string Description { get; init; } = "custom";
 
     /// <summary>ε as the optimizer uses it.</summary>
     public double ResolvedEpsilon => Epsilon ?? (Kind == OptimizerKind.Lamb ? 1e-6 : 1e-8);
+
+    /// <summary>
+    /// The schedule of this optimizer over a run, per step, as the official configs pair them:
+    /// <list type="bullet">
+    /// <item>AdamW: linear warm-up from <see cref="LearningRate"/>·1e-3 (mmcls LinearLR <c>start_factor=1e-3</c>), then a
+    /// cosine to 1e-5 (or the peak, if that is lower): <see cref="WarmupCosineSchedule"/>.</item>
+    /// <item>LAMB: warm-up from <see cref="LearningRate"/>·0.25, then a cosine to 0.</item>
+    /// <item>SGD: the traditional step decay, ×0.1 at 30 %, 60 % and 90 % of the run (<see cref="StepDecaySchedule.Traditional"/>).</item>
+    /// </list>
+    /// Without <see cref="WarmupEpochs"/>, runs of any length keep the official proportion of warm-up, so a 30-epoch run
+    /// warms up for 2 epochs (AdamW) rather than two thirds of the run.
+    /// </summary>
+    /// <param name="stepsPerEpoch">Optimizer updates per epoch.</param>
+    /// <param name="epochs">Epochs in the run.</param>
+    /// <exception cref="ArgumentException">A warm-up was asked of SGD.</exception>
+    public ILearningRateSchedule CreateSchedule(long stepsPerEpoch, int epochs)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(stepsPerEpoch);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(epochs);
+        if (Kind == OptimizerKind.Sgd)
+            return WarmupEpochs is null
+                ? StepDecaySchedule.Traditional(stepsPerEpoch, epochs)
+                : throw new ArgumentException("SGD goes with the traditional step decay, which has no warm-up; leave WarmupEpochs unset.", nameof(WarmupEpochs));
+        const double officialEpochs = 300;
+        var totalSteps = stepsPerEpoch * epochs;
+        var warmupSteps = WarmupEpochs is { } warmup
+            ? Math.Min((long)Math.Round(warmup * stepsPerEpoch), totalSteps)
+            : Math.Clamp((long)Math.Round((Kind == OptimizerKind.AdamW ? 20 : 5) * epochs / officialEpochs * stepsPerEpoch), 1, totalSteps);
+        return Kind == OptimizerKind.AdamW
+            ? new WarmupCosineSchedule(totalSteps, warmupSteps, LearningRate * 1e-3, Math.Min(1e-5, LearningRate))
+            : new WarmupCosineSchedule(totalSteps, warmupSteps, LearningRate * 0.25, 0);
+    }
+
+    /// <summary>Throws for settings outside their ranges, naming the setting.</summary>
+    public void Validate()
+    {
+        if (!(LearningRate > 0))
+            throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be positive.");
+        if (WarmupEpochs is < 0)
+            throw new ArgumentOutOfRangeException(nameof(WarmupEpochs), WarmupEpochs, "Warm-up cannot be negative.");
+        if (Kind == OptimizerKind.Sgd && WarmupEpochs is not null)
+            throw new ArgumentException("SGD goes with the traditional step decay, which has no warm-up; leave WarmupEpochs unset.", nameof(WarmupEpochs));
+    }
+
+    /// <summary>A custom AdamW recipe at <paramref name="learningRate"/> with the official AdamW weight decay and
+    /// grouping (and so the AdamW schedule): what a bare <c>--lr</c> asks for.</summary>
+    public static OptimizerRecipe AdamW(double learningRate) => new()
+    {
+        Kind = OptimizerKind.AdamW,
+        LearningRate = learningRate,
+        WeightDecay = 0.05,
+        Description = string.Create(CultureInfo.InvariantCulture, $"AdamW, lr {learningRate:G3}, wd 0.05, with the AdamW warm-up and cosine"),
+    };
 
     /// <summary>
     /// The official advanced recipe for a student family, with the learning rate scaled linearly from the recipe's
@@ -73,8 +132,8 @@ public sealed record OptimizerRecipe
     /// <item>MobileNetV1: as ResNet with lr 2e-3 per 2048 images (the paper's value; the official repository only
     /// ships the traditional SGD config for it).</item>
     /// </list>
-    /// The schedule, gradient clipping and EMA that go with these are in <see cref="WarmupCosineSchedule.OfficialFor"/>,
-    /// <see cref="GradientClipping"/> (max norm 5 in all advanced recipes) and <see cref="ModelEmaOptions"/>.
+    /// The schedule comes with the recipe (<see cref="CreateSchedule"/>); gradient clipping and the EMA that go with it
+    /// are <see cref="GradientClipping"/> (max norm 5 in all advanced recipes) and <see cref="ModelEmaOptions"/>.
     /// </summary>
     /// <param name="family">The student's family.</param>
     /// <param name="batchSize">The global batch size, in images.</param>
@@ -107,7 +166,7 @@ public sealed record OptimizerRecipe
 
     /// <summary>
     /// The official traditional recipe (config <c>imagenet_bs256</c>): SGD lr 0.1 per 256 images, momentum 0.9, no
-    /// Nesterov, wd 1e-4 on every parameter; it goes with <see cref="StepDecaySchedule.Traditional"/>.
+    /// Nesterov, wd 1e-4 on every parameter; its schedule is <see cref="StepDecaySchedule.Traditional"/>.
     /// </summary>
     /// <param name="batchSize">The global batch size, in images.</param>
     public static OptimizerRecipe TraditionalSgd(int batchSize)

@@ -1,5 +1,3 @@
-using ScaleKD.Torch.Models;
-
 namespace ScaleKD.Torch.Training.Optimization;
 
 /// <summary>
@@ -55,33 +53,5 @@ public sealed class WarmupCosineSchedule : ILearningRateSchedule
         if (step >= TotalSteps)
             return MinLearningRate;
         return MinLearningRate + 0.5 * (peakLearningRate - MinLearningRate) * (1 + Math.Cos(Math.PI * (step - WarmupSteps) / (TotalSteps - WarmupSteps)));
-    }
-
-    /// <summary>
-    /// The official advanced schedule for a student family (spec §4), per step:
-    /// <list type="bullet">
-    /// <item>AdamW families (ViT, Swin, ConvNeXt, Mixer): 20 warm-up epochs of 300 starting at peak·1e-3 (mmcls
-    /// LinearLR <c>start_factor=1e-3</c>), cosine to 1e-5 (or the peak, if that is lower).</item>
-    /// <item>LAMB families (ResNet, MobileNetV1): 5 warm-up epochs of 300 starting at peak·0.25, cosine to 0.</item>
-    /// </list>
-    /// Runs of other lengths keep the official proportion of warm-up (20/300 or 5/300 of the epochs, at least one
-    /// step), so a 30-epoch run warms up for 2 epochs rather than two thirds of the run.
-    /// </summary>
-    /// <param name="family">The student's family.</param>
-    /// <param name="peakLearningRate">The optimizer's peak rate (<see cref="OptimizerRecipe.LearningRate"/>).</param>
-    /// <param name="stepsPerEpoch">Optimizer updates per epoch.</param>
-    /// <param name="epochs">Epochs in the run.</param>
-    public static WarmupCosineSchedule OfficialFor(ModelFamily family, double peakLearningRate, long stepsPerEpoch, int epochs)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(stepsPerEpoch);
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(epochs);
-        var adamW = OptimizerRecipe.OfficialFor(family, 512).Kind == OptimizerKind.AdamW;
-        const double officialEpochs = 300;
-        var warmupEpochs = (adamW ? 20 : 5) * epochs / officialEpochs;
-        var totalSteps = stepsPerEpoch * epochs;
-        var warmupSteps = Math.Clamp((long)Math.Round(warmupEpochs * stepsPerEpoch), 1, totalSteps);
-        return adamW
-            ? new WarmupCosineSchedule(totalSteps, warmupSteps, peakLearningRate * 1e-3, Math.Min(1e-5, peakLearningRate))
-            : new WarmupCosineSchedule(totalSteps, warmupSteps, peakLearningRate * 0.25, 0);
     }
 }

@@ -1,10 +1,12 @@
 namespace ScaleKD.Torch.Distillation;
 
 /// <summary>
-/// Settings of <see cref="ScaleKDLoss"/>. Null means "the official default for this teacher/student pair" (spec §1–§4);
-/// <see cref="ScaleKDLoss.Settings"/> shows what was chosen.
+/// Settings of ScaleKD's feature terms (<see cref="ScaleKDObjective"/>): the projectors, the two views and TPP. Null
+/// means "the official default for this teacher/student pair" (docs/method.md, "Per-pair defaults");
+/// <see cref="ScaleKDObjective.Settings"/> shows what was chosen. The logit terms every method shares are in
+/// <see cref="ObjectiveOptions"/>.
 /// </summary>
-public sealed record ScaleKDLossOptions
+public sealed record ScaleKDOptions
 {
     /// <summary>α_sp of both the proxy (stage-3) and direct (stage-4) spatial losses. Default: 0.08 for Swin teachers,
     /// 0.016 for ViT teachers (the BEiT/EVA-L setting).</summary>
@@ -12,16 +14,6 @@ public sealed record ScaleKDLossOptions
 
     /// <summary>α_fr of the frequency losses. Default: 0.06 for Swin teachers, 0.008 for ViT teachers.</summary>
     public double? FrequencyWeight { get; init; }
-
-    /// <summary>Weight of the logit KD term; the cross-entropy weight is 1 − this. Default 0.5.</summary>
-    public double KdWeight { get; init; } = 0.5;
-
-    /// <summary>KD temperature. Default 1.</summary>
-    public double Temperature { get; init; } = 1.0;
-
-    /// <summary>Label smoothing of the student's cross-entropy. Default: 0.1 for MobileNet, ViT, Swin and ConvNeXt
-    /// students, 0 for ResNet and Mixer (the official recipes).</summary>
-    public double? LabelSmoothing { get; init; }
 
     /// <summary>Attention heads of the stage-3 projectors. Default: C3/48 for CNN students (16 for Swin-L), else 8,
     /// falling back to the largest divisor of the teacher's channels not above 8.</summary>

@@ -6,12 +6,12 @@ using static TorchSharp.torch;
 namespace ScaleKD.Torch.Distillation;
 
 /// <summary>
-/// The ScaleKD objective for one teacher/student pair (paper Sec. 3; spec "data flow of one distillation step"):
+/// The ScaleKD objective for one teacher/student pair (paper Sec. 3; docs/method.md, "One step"):
 /// cross-entropy and logit KD, plus for each view (spatial, frequency) a stage-3 projector whose output runs through
 /// the teacher's stage 4 (TPP, the proxy loss) and a stage-4 projector queried by that proxy output (the direct loss).
 /// Its parameters are the projectors'; the teacher and the student are used, not owned.
 /// </summary>
-public sealed class ScaleKDLoss : DistillationObjective
+public sealed class ScaleKDObjective : DistillationObjective
 {
     const string Spatial = "spatial";
     const string Frequency = "frequency";
@@ -30,14 +30,14 @@ public sealed class ScaleKDLoss : DistillationObjective
     /// the projectors map the student's grids onto the teacher's.</remarks>
     /// <exception cref="ArgumentException">The pair does not fit: TPP needs a teacher that can run its last stage alone
     /// (<see cref="ITeacherModel"/>); heads must divide the teacher's channels.</exception>
-    public ScaleKDLoss(VisionModel teacher, VisionModel student, ScaleKDLossOptions? options = null) : base(nameof(ScaleKDLoss))
+    public ScaleKDObjective(VisionModel teacher, VisionModel student, ObjectiveOptions? options = null) : base(nameof(ScaleKDObjective))
     {
-        options ??= new ScaleKDLossOptions();
+        options ??= new ObjectiveOptions();
         if (teacher.Options.NumClasses != student.Options.NumClasses)
             throw new ArgumentException($"Teacher and student must have the same classes for logit KD; got {teacher.Options.NumClasses} and {student.Options.NumClasses}.", nameof(student));
         _teacher = teacher;
         _student = student;
-        TeacherParameterPerception.Freeze(teacher);
+        FrozenTeacher.Freeze(teacher);
         var teacherStages = teacher.StageShapes();
         var studentStages = student.StageShapes();
         _teacherStage4 = teacherStages[3];
@@ -46,7 +46,7 @@ public sealed class ScaleKDLoss : DistillationObjective
         _featureLoss = new DualViewFeatureLoss(Settings.SpatialWeight, Settings.FrequencyWeight, Settings.DcRemoval);
         _tpp = Settings.UseTeacherParameterPerception ? new TeacherParameterPerception(teacher) : null;
         _views = Settings.UseFrequencyView ? [Spatial, Frequency] : [Spatial];
-        _fuseProxyViews = options.FuseProxyViews;
+        _fuseProxyViews = options.ScaleKD.FuseProxyViews;
 
         projectors = new ProjectorSet();
         foreach (var view in _views)
@@ -59,13 +59,13 @@ public sealed class ScaleKDLoss : DistillationObjective
     }
 
     /// <summary>What was resolved for this pair.</summary>
-    public ScaleKDSettings Settings { get; }
+    public ScaleKDPairSettings Settings { get; }
 
     /// <inheritdoc />
     public override DistillationMethod Method => DistillationMethod.ScaleKD;
 
     /// <summary>One step's objective. The teacher runs under no_grad except on the TPP proxy path.</summary>
-    public override DistillationLoss Compute(Tensor images, Tensor labels)
+    public override ObjectiveResult Compute(Tensor images, Tensor labels)
     {
         var teacher = FrozenTeacher.Forward(_teacher, images);
         var teacherStage4 = teacher.Stages[3];
@@ -99,7 +99,7 @@ public sealed class ScaleKDLoss : DistillationObjective
             terms[$"s4_{view}"] = ViewLoss(view, direct, teacherStage4);
         }
         var total = terms.Values.Aggregate((a, b) => a + b);
-        return new DistillationLoss(total, terms, student.Logits);
+        return new ObjectiveResult(total, terms, student.Logits);
     }
 
     /// <summary>Runs a projector in the dtype of its own weights (bfloat16 in mixed-precision training, see
@@ -127,7 +127,7 @@ public sealed class ScaleKDLoss : DistillationObjective
 
     /// <summary>A student map of a single position gives its projector a single key: the projected map is the same
     /// token everywhere, whose frequency view is zero (no signal, and a gradient that is only rounding noise).</summary>
-    static void CheckStudentGrids(VisionModel student, IReadOnlyList<StageShape> studentStages, ScaleKDSettings settings)
+    static void CheckStudentGrids(VisionModel student, IReadOnlyList<StageShape> studentStages, ScaleKDPairSettings settings)
     {
         if (!settings.UseFrequencyView || !settings.UseCrossAttentionProjector)
             return;
@@ -136,13 +136,14 @@ public sealed class ScaleKDLoss : DistillationObjective
             throw new ArgumentException(
                 $"{student.GetName()} at {student.Options.ImageSize} px has a {studentStages[stage]} stage-{stage + 1} map: a single " +
                 "position, which leaves the frequency view without signal. Use a larger image size (CNN students need 64 px or " +
-                $"more for a 2×2 last stage) or switch the frequency view off ({nameof(ScaleKDLossOptions.UseFrequencyView)} = false).",
+                $"more for a 2×2 last stage) or switch the frequency view off ({nameof(ObjectiveOptions.ScaleKD)}.{nameof(ScaleKDOptions.UseFrequencyView)} = false).",
                 nameof(student));
     }
 
-    /// <summary>Official defaults per pair (spec §1, §2, §4), overridden by whatever the options set.</summary>
-    static ScaleKDSettings Resolve(ScaleKDLossOptions o, VisionModel teacher, VisionModel student, IReadOnlyList<StageShape> teacherStages)
+    /// <summary>Official defaults per pair (docs/method.md, "Per-pair defaults"), overridden by whatever the options set.</summary>
+    static ScaleKDPairSettings Resolve(ObjectiveOptions options, VisionModel teacher, VisionModel student, IReadOnlyList<StageShape> teacherStages)
     {
+        var o = options.ScaleKD;
         // α: the official Swin setting for hierarchical teachers (Swin, and CNNs, which no official config covers:
         // their four stages end in a 7×7 map like Swin's); the BEiT/EVA setting for isotropic ViT-family teachers.
         var swinTeacher = teacher.Family is not (ModelFamily.VisionTransformer or ModelFamily.Mixer);
@@ -155,12 +156,12 @@ public sealed class ScaleKDLoss : DistillationObjective
                 throw new ArgumentException($"{heads} attention heads do not divide the teacher's {channels} channels.");
             return heads;
         }
-        return new ScaleKDSettings(
+        return new ScaleKDPairSettings(
             SpatialWeight: o.SpatialWeight ?? (swinTeacher ? 0.08 : 0.016),
             FrequencyWeight: o.FrequencyWeight ?? (swinTeacher ? 0.06 : 0.008),
-            KdWeight: o.KdWeight,
-            Temperature: o.Temperature,
-            LabelSmoothing: o.LabelSmoothing ?? DistillationObjectives.DefaultLabelSmoothing(student.Family),
+            KdWeight: options.KdWeight,
+            Temperature: options.Temperature,
+            LabelSmoothing: options.LabelSmoothingFor(student.Family),
             Stage3Heads: Heads(o.Stage3Heads, teacherStages[2].Channels, 48),
             Stage4Heads: Heads(o.Stage4Heads, teacherStages[3].Channels, 64),
             SoftmaxScale: o.SoftmaxScale ?? (layerNormStudent ? 1.0 : 5.0),

@@ -1,9 +1,10 @@
 using ScaleKD.Torch.Models;
+using ScaleKD.Torch.Training;
 using ScaleKD.Torch.Training.Data;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace ScaleKD.Torch.Training.Teachers;
+namespace ScaleKD.Torch.Teachers;
 
 /// <summary>Settings of a linear probe.</summary>
 public sealed record LinearProbeOptions(int Epochs = 5, int BatchSize = 128, double LearningRate = 1e-3, double WeightDecay = 1e-4, int Seed = 0);

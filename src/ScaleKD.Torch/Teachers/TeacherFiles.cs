@@ -1,8 +1,9 @@
 using System.Text.Json;
+using ScaleKD.Torch.IO;
 using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Weights;
 
-namespace ScaleKD.Torch.Training.Teachers;
+namespace ScaleKD.Torch.Teachers;
 
 /// <summary>What a teacher file needs besides its weights to be rebuilt: the model name and options.</summary>
 /// <param name="Model">The registered configuration name.</param>
@@ -11,8 +12,13 @@ namespace ScaleKD.Torch.Training.Teachers;
 /// <param name="ValidationTop1">Its validation top-1 accuracy when it was saved, if measured.</param>
 public sealed record TeacherDescription(string Model, ModelOptions Options, IReadOnlyList<string> ClassNames, double? ValidationTop1);
 
+/// <summary>A teacher read back from its files.</summary>
+/// <param name="Model">The rebuilt teacher, its weights loaded.</param>
+/// <param name="Description">What its description says.</param>
+public sealed record SavedTeacher(VisionModel Model, TeacherDescription Description);
+
 /// <summary>
-/// Teachers this tool saved: <c>NAME.safetensors</c> (timm parameter names, loadable by timm too) beside
+/// Teachers this library saved: <c>NAME.safetensors</c> (timm parameter names, loadable by timm too) beside
 /// <c>NAME.json</c> (a <see cref="TeacherDescription"/>). Both are written atomically.
 /// </summary>
 public static class TeacherFiles
@@ -21,16 +27,16 @@ public static class TeacherFiles
     public static void Save(VisionModel teacher, TeacherDescription description, string path)
     {
         SafetensorsWeights.Save(teacher, path);
-        var json = DescriptionPath(path);
-        var temp = json + $".{Environment.ProcessId}.tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(description, new JsonSerializerOptions { WriteIndented = true }));
-        File.Move(temp, json, overwrite: true);
+        AtomicFile.WriteAllText(DescriptionPath(path), JsonSerializer.Serialize(description, new JsonSerializerOptions { WriteIndented = true }));
     }
+
+    /// <summary>Whether <paramref name="path"/> is a teacher this library saved (its description is beside it).</summary>
+    public static bool Exists(string path) => File.Exists(DescriptionPath(path));
 
     /// <summary>Rebuilds a saved teacher.</summary>
     /// <exception cref="FileNotFoundException">The weights or the description is missing.</exception>
     /// <exception cref="InvalidDataException">The description is unreadable or the weights do not fit it.</exception>
-    public static (VisionModel Teacher, TeacherDescription Description) Load(string path)
+    public static SavedTeacher Load(string path)
     {
         var json = DescriptionPath(path);
         if (!File.Exists(json))
@@ -47,7 +53,7 @@ public static class TeacherFiles
         }
         var teacher = ModelRegistry.Create(description.Model, description.Options);
         SafetensorsWeights.Load(teacher, path);
-        return (teacher, description);
+        return new SavedTeacher(teacher, description);
     }
 
     static string DescriptionPath(string weightsPath) => Path.ChangeExtension(weightsPath, ".json");

@@ -3,10 +3,11 @@ using static TorchSharp.torch;
 namespace ScaleKD.Torch.Distillation;
 
 /// <summary>
-/// DIST (Huang et al., NeurIPS 2022), a logit-distillation baseline: 1 − Pearson correlation between the softened
-/// student and teacher predictions, across classes per image (inter-class) and across images per class (intra-class).
+/// The relation loss of DIST (Huang et al., NeurIPS 2022), a logit-distillation baseline: 1 − Pearson correlation
+/// between the softened student and teacher predictions, across classes per image (inter-class) and across images per
+/// class (intra-class). <see cref="LogitDistillationObjective"/> uses it for <see cref="DistillationMethod.Dist"/>.
 /// </summary>
-public static class DistLoss
+public static class DistRelationLoss
 {
     /// <summary>T²·(β·inter + γ·intra) for logits (N, classes).</summary>
     public static Tensor Compute(Tensor student, Tensor teacher, double beta = 1.0, double gamma = 1.0, double temperature = 1.0)

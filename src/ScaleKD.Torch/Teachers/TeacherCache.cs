@@ -1,0 +1,43 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using ScaleKD.Torch.Training;
+
+namespace ScaleKD.Torch.Teachers;
+
+/// <summary>
+/// Where teachers trained from scratch are kept between runs: one saved teacher (<see cref="TeacherFiles"/>) per
+/// teacher architecture, image size, training settings, seed and data. Any setting that changes the trained teacher
+/// changes the file name, so a cached teacher is only ever reused by a run that would have trained the same one.
+/// </summary>
+public static class TeacherCache
+{
+    /// <summary>The cache file for the teacher of <paramref name="spec"/> trained on the data named
+    /// <paramref name="dataKey"/> (<see cref="TeacherData.CacheKey"/>), or null when caching is off (no
+    /// <see cref="TeacherSpec.CacheDirectory"/>, or unnamed data).</summary>
+    public static string? PathFor(DistillationSpec spec, string? dataKey)
+    {
+        if (spec.Teacher.CacheDirectory is not { } directory || dataKey is null)
+            return null;
+        var run = spec.ForTeacherTraining();
+        var settings = JsonSerializer.Serialize(new
+        {
+            spec.Teacher.Model,
+            spec.ImageSize,
+            run.Epochs,
+            run.Seed,
+            run.BatchSize,
+            run.Optimizer,
+            run.GradientClipNorm,
+            run.Ema,
+            run.Augmentation,
+            run.Objective.LabelSmoothing,
+            run.EarlyStoppingPatience,
+            run.Monitor,
+            run.RestoreBestWeights,
+            Data = dataKey,
+        });
+        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(settings)))[..12].ToLowerInvariant();
+        return Path.Combine(directory, $"{spec.Teacher.Model}-{spec.ImageSize}px-{run.Epochs}ep-seed{run.Seed}-{hash}.safetensors");
+    }
+}

@@ -1,0 +1,108 @@
+using ScaleKD.Torch.Models;
+using ScaleKD.Torch.Native;
+using ScaleKD.Torch.Training;
+using ScaleKD.Torch.Training.Augmentation;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace ScaleKD.Torch.Teachers;
+
+/// <summary>
+/// Prepares the teacher of a <see cref="DistillationSpec"/>, behind one call, for every front end (the ML.NET trainer,
+/// the command line):
+/// <list type="bullet">
+/// <item>a teacher this library saved is loaded as it is;</item>
+/// <item>pretrained weights are imported by timm name, and when their head does not fit the data's classes a linear
+/// probe fits a new one on the frozen features;</item>
+/// <item>without weights the teacher is trained from scratch, or taken from the cache when the same teacher was trained
+/// before, then saved and cached.</item>
+/// </list>
+/// Initial weights come from the run's seed, so the same spec prepares the same teacher. Each way in is one method;
+/// another importer (an ONNX CNN teacher) or a step after import (fine-tuning) is one more method called from
+/// <see cref="Prepare"/>.
+/// </summary>
+/// <param name="spec">The run; its <see cref="DistillationSpec.Teacher"/> says how to prepare the teacher.</param>
+/// <param name="log">Receives one line per decision and result (what was loaded, probed or trained, and how well).</param>
+/// <param name="trainingProgress">Receives the progress of from-scratch training.</param>
+/// <param name="checkAlive">Asked after every training step; throws <see cref="OperationCanceledException"/> to stop.</param>
+public sealed class TeacherPreparation(DistillationSpec spec, IProgress<string>? log = null,
+    IProgress<DistillationProgress>? trainingProgress = null, Action? checkAlive = null)
+{
+    /// <summary>The teacher for <paramref name="data"/>'s classes at the spec's image size, on the spec's device.</summary>
+    /// <exception cref="InvalidDataException">Saved or pretrained weights do not fit the architecture, classes or size.</exception>
+    public PreparedTeacher Prepare(TeacherData data, CancellationToken cancellationToken = default)
+    {
+        spec.Validate();
+        var options = new ModelOptions(data.Train.ClassCount, spec.ImageSize);
+        var device = TorchBackend.Initialize(spec.Backend).Device;
+        if (spec.Teacher.WeightsPath is { } weights)
+            return TeacherFiles.Exists(weights)
+                ? LoadSaved(weights, options, TeacherOrigin.Saved, device)
+                : ImportPretrained(weights, options, data, device, cancellationToken);
+        var cached = TeacherCache.PathFor(spec, data.CacheKey);
+        return cached is not null && TeacherFiles.Exists(cached)
+            ? LoadSaved(cached, options, TeacherOrigin.Cached, device)
+            : TrainFromScratch(options, data, cached, cancellationToken);
+    }
+
+    int Seed => spec.Teacher.Seed ?? spec.Seed;
+
+    PreparedTeacher LoadSaved(string path, ModelOptions options, TeacherOrigin origin, Device device)
+    {
+        var (teacher, description) = TeacherFiles.Load(path);
+        if (teacher.Options.NumClasses != options.NumClasses || teacher.Options.ImageSize != options.ImageSize)
+        {
+            teacher.Dispose();
+            throw new InvalidDataException($"The saved teacher '{path}' has {description.Options.NumClasses} classes at {description.Options.ImageSize} px; " +
+                $"this data needs {options.NumClasses} at {options.ImageSize} px.");
+        }
+        log?.Report($"loaded the saved teacher {description.Model} from {path}" +
+            (description.ValidationTop1 is { } top1 ? $" (validation top-1 {top1:P1} when saved)." : "."));
+        teacher.to(device);
+        return new PreparedTeacher(teacher, origin, description.ValidationTop1, [], path);
+    }
+
+    PreparedTeacher ImportPretrained(string path, ModelOptions options, TeacherData data, Device device, CancellationToken cancellationToken)
+    {
+        var teacher = ModelRegistry.Create(spec.Teacher.Model, options, Seed + 1);
+        var import = PretrainedWeights.Import(teacher, path);
+        teacher.to(device);
+        if (import.ClassifierLoaded)
+            return new PreparedTeacher(teacher, TeacherOrigin.Pretrained, null, [], path);
+        log?.Report($"the teacher's head ({string.Join(", ", import.SkippedKeys)}) does not fit {options.NumClasses} classes; fitting a linear probe.");
+        var probe = FitHead(teacher, data, device, cancellationToken);
+        return new PreparedTeacher(teacher, TeacherOrigin.PretrainedWithProbe, probe.ValidationTop1, [], path);
+    }
+
+    /// <summary>A linear probe on the frozen features, the images resized and normalised as the student sees them,
+    /// without a crop margin.</summary>
+    LinearProbeResult FitHead(VisionModel teacher, TeacherData data, Device device, CancellationToken cancellationToken)
+    {
+        var augmentation = spec.AugmentationFor(spec.ImageSize);
+        var evaluation = new EvalTransform(AugmentationOptions.Disabled(spec.ImageSize) with
+        {
+            Mean = augmentation.Mean, Std = augmentation.Std, EvalCropFraction = 1.0,
+        });
+        var probe = LinearProbe.Fit(teacher, data.Train, data.Validation, batch => evaluation.Apply(batch).to(device), spec.Teacher.LinearProbe,
+            log, cancellationToken);
+        log?.Report($"linear probe: train top-1 {probe.TrainTop1:P1}" + (probe.ValidationTop1 is { } v ? $", validation top-1 {v:P1}." : "."));
+        return probe;
+    }
+
+    PreparedTeacher TrainFromScratch(ModelOptions options, TeacherData data, string? cachePath, CancellationToken cancellationToken)
+    {
+        log?.Report($"no teacher weights given; training {spec.Teacher.Model} from scratch for {spec.Teacher.Epochs} epochs.");
+        var run = spec.ForTeacherTraining();
+        var teacher = ModelRegistry.Create(spec.Teacher.Model, options, Seed + 1);
+        var result = new DistillationTrainer(run, checkAlive).Fit(teacher, null, data.Train, data.Validation, trainingProgress, cancellationToken);
+        var accuracy = result.History.LastOrDefault(h => h.Epoch == (result.BestEpoch ?? h.Epoch))?.ValidationTop1;
+        log?.Report("teacher trained" + (accuracy is { } a ? $", validation top-1 {a:P1}." : "."));
+        var description = new TeacherDescription(spec.Teacher.Model, options, data.Train.ClassNames, accuracy);
+        if (spec.Teacher.SavePath is { } savePath)
+            TeacherFiles.Save(teacher, description, savePath);
+        // A teacher whose training was cut short is not the one these settings describe, so it is not cached.
+        if (cachePath is not null && result.StopReason != StopReason.Cancelled)
+            TeacherFiles.Save(teacher, description, cachePath);
+        return new PreparedTeacher(teacher, TeacherOrigin.TrainedFromScratch, accuracy, result.History, spec.Teacher.SavePath ?? cachePath);
+    }
+}

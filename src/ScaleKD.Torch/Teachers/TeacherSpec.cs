@@ -1,0 +1,48 @@
+using ScaleKD.Torch.Training.Optimization;
+
+namespace ScaleKD.Torch.Teachers;
+
+/// <summary>
+/// The teacher part of a <see cref="Training.DistillationSpec"/>: which architecture, where its weights come from, and
+/// how <see cref="TeacherPreparation"/> trains, probes, saves and caches it.
+/// </summary>
+public sealed record TeacherSpec
+{
+    /// <summary>The architecture by its timm name, e.g. <c>swin_large_patch4_window7_224</c>, <c>vit_small_patch16_224</c>.</summary>
+    public string Model { get; init; } = "vit_small_patch16_224";
+
+    /// <summary>The teacher's weights: a timm/Hugging Face safetensors file (timm parameter names; a head for other
+    /// classes is replaced by a linear probe), or a teacher this library saved (its <c>.json</c> description beside
+    /// it). Null trains the teacher from scratch for <see cref="Epochs"/>.</summary>
+    public string? WeightsPath { get; init; }
+
+    /// <summary>Epochs of from-scratch training, when there are no weights.</summary>
+    public int Epochs { get; init; } = 10;
+
+    /// <summary>The recipe of from-scratch training; null: the run's own <see cref="Training.DistillationSpec.Optimizer"/>,
+    /// or the official recipe for the teacher's family when that is null too.</summary>
+    public OptimizerRecipe? Optimizer { get; init; }
+
+    /// <summary>Seed of a from-scratch teacher's initial weights (seed + 1) and of its training run; null: the run's
+    /// seed. Runs that should share one cached teacher give it the same seed.</summary>
+    public int? Seed { get; init; }
+
+    /// <summary>The linear probe that fits an imported teacher's head to the data's classes.</summary>
+    public LinearProbeOptions LinearProbe { get; init; } = new();
+
+    /// <summary>Where to save a teacher trained from scratch (safetensors plus its .json description); null: nowhere.</summary>
+    public string? SavePath { get; init; }
+
+    /// <summary>A folder of teachers trained from scratch, reused by runs with the same teacher settings on the same
+    /// data (<see cref="TeacherCache"/>); null: no cache. The data must be named (<see cref="TeacherData.CacheKey"/>).</summary>
+    public string? CacheDirectory { get; init; }
+
+    /// <summary>Fails on settings that cannot work, naming the setting.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Model))
+            throw new ArgumentException("The teacher needs a model name.", nameof(Model));
+        ArgumentOutOfRangeException.ThrowIfLessThan(Epochs, 1, nameof(Epochs));
+        Optimizer?.Validate();
+    }
+}
