@@ -123,6 +123,13 @@ public sealed partial class ScaleKDTrainer
         /// <summary>Enables checkpoints after every epoch and resuming from them.</summary>
         public string? CheckpointDirectory { get => Spec.CheckpointDirectory; set => Spec = Spec with { CheckpointDirectory = value }; }
 
+        /// <summary>On CUDA (<c>MLContext.GpuDeviceId</c>), run the frozen teacher in bfloat16. On by default.</summary>
+        public bool TeacherBFloat16OnCuda { get => Spec.TeacherBFloat16OnCuda; set => Spec = Spec with { TeacherBFloat16OnCuda = value }; }
+
+        /// <summary>On CUDA, run the student and the projectors in bfloat16 with float32 master weights (manual mixed
+        /// precision; the saved student is float32). Off by default.</summary>
+        public bool StudentBFloat16OnCuda { get => Spec.StudentBFloat16OnCuda; set => Spec = Spec with { StudentBFloat16OnCuda = value }; }
+
         /// <summary>Receives the student's progress every few steps and at every epoch's end (also written to ML.NET's log
         /// and progress channels).</summary>
         public IProgress<DistillationProgress>? Progress;

@@ -105,7 +105,12 @@ public sealed class CrossAttentionProjector : nn.Module<Tensor, Tensor?, Tensor>
             var qh = q.forward(queries).reshape(n, queryCount, _heads, headDim).transpose(1, 2) * _softmaxScale;
             var kh = k.forward(keysValues).reshape(n, keyCount, _heads, headDim).transpose(1, 2);
             var vh = v.forward(keysValues).reshape(n, keyCount, _heads, headDim).transpose(1, 2);
-            var attended = nn.functional.scaled_dot_product_attention(qh, kh, vh);
+            // The attention runs in float32 whatever the weights' dtype, as autocast runs softmax: with bfloat16 weights
+            // (mixed-precision training) a bfloat16 softmax over the scaled scores costs the student accuracy.
+            var dtype = qh.dtype;
+            var attended = dtype == ScalarType.BFloat16 || dtype == ScalarType.Float16
+                ? nn.functional.scaled_dot_product_attention(qh.to(ScalarType.Float32), kh.to(ScalarType.Float32), vh.to(ScalarType.Float32)).to(dtype)
+                : nn.functional.scaled_dot_product_attention(qh, kh, vh);
             return proj.forward(attended.transpose(1, 2).reshape(n, queryCount, channels));
         }
     }

@@ -1,4 +1,5 @@
 using ScaleKD.Torch.Distillation;
+using ScaleKD.Torch.Training.Precision;
 using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Native;
 using ScaleKD.Torch.Training.Augmentation;
@@ -43,7 +44,7 @@ public sealed class DistillationTrainer(DistillationSpec spec, Action? checkAliv
         resume?.RestoreWeights(student, objective);
 
         var stepsPerEpoch = train.Count / Spec.BatchSize;
-        using var step = CreateStep(student, objective, stepsPerEpoch);
+        using var step = CreateStep(student, teacher, objective, stepsPerEpoch);
         using var ema = CreateEma(student);
         var reporter = new ProgressReporter(progress, Spec.Epochs, stepsPerEpoch, Spec.LogEverySteps);
         using var run = new TrainingRun(Spec, student, objective, step, ema, device, stepsPerEpoch, resume?.State ?? newRun, resume,
@@ -77,13 +78,18 @@ public sealed class DistillationTrainer(DistillationSpec spec, Action? checkAliv
 
     /// <summary>How one optimisation step runs. This is the seam for another kind of step (mixed precision): the
     /// epoch loop only calls <see cref="ITrainingStep.Run"/>.</summary>
-    ITrainingStep CreateStep(VisionModel student, DistillationObjective objective, long stepsPerEpoch)
+    ITrainingStep CreateStep(VisionModel student, VisionModel? teacher, DistillationObjective objective, long stepsPerEpoch)
     {
         var recipe = Spec.OptimizerFor(student.Family);
         var trainable = student.named_parameters().Select(p => ($"student.{p.name}", p.parameter))
             .Concat(objective.named_parameters().Where(p => p.parameter.requires_grad).Select(p => ($"objective.{p.name}", p.parameter)))
             .ToList();
-        return new FullPrecisionStep(objective, trainable, recipe, recipe.CreateSchedule(stepsPerEpoch, Spec.Epochs), Spec.GradientClipNorm);
+        var schedule = recipe.CreateSchedule(stepsPerEpoch, Spec.Epochs);
+        var onCuda = student.parameters().First().device.type == DeviceType.CUDA;
+        return Spec.StudentBFloat16Everywhere || (onCuda && Spec.StudentBFloat16OnCuda)
+            ? new BFloat16Step(student, objective, s => DistillationObjective.Create(Spec.Method, s, teacher, Spec.Objective),
+                trainable, recipe, schedule, Spec.GradientClipNorm)
+            : new FullPrecisionStep(objective, trainable, recipe, schedule, Spec.GradientClipNorm);
     }
 
     ModelEma? CreateEma(VisionModel student)
