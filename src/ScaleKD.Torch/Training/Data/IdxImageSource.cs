@@ -154,11 +154,20 @@ public sealed class IdxImageSource : IBatchSource
         var cached = Path.Combine(cacheDirectory, $"{Path.GetFileNameWithoutExtension(path)}-{info.Length}-{info.LastWriteTimeUtc.Ticks}");
         if (File.Exists(cached))
             return cached;
-        var temp = $"{cached}.{Environment.ProcessId}.tmp";
-        using (var source = OpenMaybeGzip(path))
-        using (var target = File.Create(temp))
-            source.CopyTo(target);
-        File.Move(temp, cached, overwrite: true);
+        // A name of its own per call: two threads of one process (two test fixtures, say) may inflate the same file at
+        // once, and a shared per-process name made the second one's File.Create fail on the first one's lock.
+        var temp = $"{cached}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
+        try
+        {
+            using (var source = OpenMaybeGzip(path))
+            using (var target = File.Create(temp))
+                source.CopyTo(target);
+            File.Move(temp, cached, overwrite: true);
+        }
+        finally
+        {
+            File.Delete(temp);
+        }
         return cached;
     }
 }
