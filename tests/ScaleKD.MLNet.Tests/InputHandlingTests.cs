@@ -9,6 +9,7 @@ namespace ScaleKD.MLNet.Tests;
 
 /// <summary>Encoded-byte input, bad images, colour formats, wrong columns, devices, cancellation and memory.</summary>
 [Trait("Category", "MLNet")]
+[Collection(ProcessWideMeasurementCollection.Name)] // MemoryStaysFlatOverTwoThousandPredictions reads the process's RSS
 public sealed class InputHandlingTests(TrainedPipeline trained) : IClassFixture<TrainedPipeline>
 {
     static readonly PredictionEngineOptions Shared = new() { OwnsTransformer = false };
