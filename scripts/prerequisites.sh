@@ -13,6 +13,8 @@ packages=()
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || packages+=(dataset-fashion-mnist)
 # A font for the text in the report's PNG plots.
 [ -d /usr/share/fonts/truetype/dejavu ] || packages+=(fonts-dejavu-core)
+# unzip, for the consumer test's look inside the packages.
+command -v unzip >/dev/null 2>&1 || packages+=(unzip)
 
 if [ ${#packages[@]} -gt 0 ]; then
   sudo=""

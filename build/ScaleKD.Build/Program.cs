@@ -1,11 +1,10 @@
 using ScaleKD.Build;
 
-// Invoked from Directory.Build.targets; prints one line per file so build logs say what happened.
+// Invoked from build/PublicizeMicrosoftML.targets; prints one line per file so build logs say what happened.
 return args switch
 {
     ["publicize", var outputDirectory, .. var rest] when rest.Length > 0 && rest[0] != "--search" =>
         Publicize(outputDirectory, rest.TakeWhile(a => a != "--search").ToArray(), rest.SkipWhile(a => a != "--search").Skip(1).ToArray()),
-    ["weaken-glibcxx", .. var outputDirectories] => WeakenGlibcxx(outputDirectories),
     _ => Usage(),
 };
 
@@ -20,16 +19,8 @@ static int Publicize(string outputDirectory, string[] inputs, string[] searchDir
     return 0;
 }
 
-static int WeakenGlibcxx(string[] outputDirectories)
-{
-    var system = SystemLibStdCxx.Locate();
-    foreach (var line in outputDirectories.SelectMany(d => TorchSharpNativePatch.Apply(d, system)))
-        Console.WriteLine("ScaleKD.Build: " + line);
-    return 0;
-}
-
 static int Usage()
 {
-    Console.Error.WriteLine("usage: ScaleKD.Build publicize OUTPUT_DIR ASSEMBLY... [--search REFERENCE_DIR...]\n       ScaleKD.Build weaken-glibcxx OUTPUT_DIR...");
+    Console.Error.WriteLine("usage: ScaleKD.Build publicize OUTPUT_DIR ASSEMBLY... [--search REFERENCE_DIR...]");
     return 2;
 }

@@ -1,9 +1,9 @@
-using ScaleKD.Build;
+using ScaleKD.NativePatch;
 using ScaleKD.Tests.Shared;
 
 namespace ScaleKD.Torch.Tests;
 
-/// <summary>The build step that lets TorchSharp 0.107 load on GCC 12 systems (see Directory.Build.targets).</summary>
+/// <summary>The build step that lets TorchSharp 0.107 load on GCC 12 systems (src/ScaleKD.Torch/buildTransitive/ScaleKD.Torch.targets).</summary>
 public sealed class GlibcxxPatchTests : IDisposable
 {
     const string Need = ElfVersionNeedPatcher.TorchSharpLibStdCxxNeed;

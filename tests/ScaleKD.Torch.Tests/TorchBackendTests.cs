@@ -106,10 +106,14 @@ public class TorchBackendTests
     }
 
     [Fact]
-    public void AnExternalBuildWithoutAFolderSaysWhichVariableToSet()
+    public void AnApplicationWithoutLibTorchNamesThePackagesToAddAndTheVariableToSet()
     {
         var result = RunExternalHost(null);
         Assert.Equal(1, result.ExitCode);
         Assert.Contains(TorchBackend.LibTorchDirectoryVariable, result.StandardError);
+        foreach (var package in new[] { "TorchSharp-cpu", "libtorch-cpu-linux-x64", "TorchSharp-cuda-linux" })
+            Assert.Contains(package, result.StandardError);
+        // A package consumer never chose a build switch of this repository.
+        Assert.DoesNotContain("ScaleKDTorchBackend", result.StandardError);
     }
 }

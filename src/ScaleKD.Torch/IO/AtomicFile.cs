@@ -18,7 +18,9 @@ public static class AtomicFile
         var directory = Path.GetDirectoryName(full)!;
         Directory.CreateDirectory(directory);
         RemoveStaleTemporaries(directory, Path.GetFileName(full));
-        var temp = Path.Combine(directory, $".{Path.GetFileName(full)}.{Environment.ProcessId}.tmp");
+        // A name of its own per call: two threads of one process may write the same file at once (two test fixtures
+        // inflating one data file did), and a shared per-process name made the second one fail on the first one's lock.
+        var temp = Path.Combine(directory, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
             using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
@@ -44,7 +46,7 @@ public static class AtomicFile
     {
         foreach (var stale in Directory.EnumerateFiles(directory, $".{fileName}.*.tmp"))
         {
-            var owner = Path.GetFileName(stale)[(fileName.Length + 2)..^".tmp".Length];
+            var owner = Path.GetFileName(stale)[(fileName.Length + 2)..^".tmp".Length].Split('.')[0];
             if (int.TryParse(owner, out var pid) && pid != Environment.ProcessId && !IsRunning(pid))
                 File.Delete(stale);
         }

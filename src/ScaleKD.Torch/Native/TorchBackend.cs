@@ -66,10 +66,7 @@ public static class TorchBackend
         if (folder is not null)
             PreloadFolder(folder);
         else if (!bundled)
-            throw new InvalidOperationException(
-                $"This application was built without a libtorch package (ScaleKDTorchBackend=external), so it needs " +
-                $"{LibTorchDirectoryVariable} (or {nameof(TorchBackendOptions.LibTorchDirectory)}) to name a libtorch folder, " +
-                "e.g. an installed PyTorch's torch/lib.");
+            throw new InvalidOperationException(NoLibTorchMessage);
         try
         {
             torch.InitializeDeviceType(DeviceType.CPU);
@@ -78,11 +75,22 @@ public static class TorchBackend
         {
             throw new InvalidOperationException(
                 $"TorchSharp could not load libtorch from {folder ?? BundledSource}. On Debian 12 and other GCC 12 " +
-                "systems the build must have marked the GLIBCXX_3.4.32 need of libLibTorchSharp.so weak " +
-                "(Directory.Build.targets does this after Build and Publish). Underlying error: " + e.Message, e);
+                "systems the build must have marked the GLIBCXX_3.4.32 need of libLibTorchSharp.so weak: the ScaleKD.Torch " +
+                "package's build step does this in the build and publish output, so run the application from there (or " +
+                "build with -p:ScaleKDWeakenGlibcxxNeed=always where the build machine has a newer libstdc++ than the one " +
+                "that runs it). Underlying error: " + e.Message, e);
         }
         return folder ?? BundledSource;
     }
+
+    /// <summary>No libtorch package in the application and no folder named: what to add or set.</summary>
+    static string NoLibTorchMessage =>
+        "ScaleKD found no libtorch: the application references no libtorch package, and " +
+        $"{LibTorchDirectoryVariable} is not set. Either add one libtorch package to the application (TorchSharp-cpu; " +
+        "or libtorch-cpu-linux-x64, the same CPU libtorch for Linux only; or TorchSharp-cuda-linux for CUDA), e.g. " +
+        $"'dotnet add package TorchSharp-cpu', or set {LibTorchDirectoryVariable} (or " +
+        $"{nameof(TorchBackendOptions)}.{nameof(TorchBackendOptions.LibTorchDirectory)}) to a libtorch folder such as " +
+        "an installed PyTorch's torch/lib.";
 
     static string CheckLibTorchFolder(string folder, string? bundled)
     {
@@ -97,8 +105,9 @@ public static class TorchBackend
         if (bundled is not null && Path.GetDirectoryName(bundled) != folder)
             throw new InvalidOperationException(
                 $"This application bundles libtorch ({bundled}), so the libtorch folder '{folder}' cannot be used: two " +
-                "libtorch copies in one process abort. Build the application with -p:ScaleKDTorchBackend=external to " +
-                $"take libtorch from {LibTorchDirectoryVariable}, or unset it to use the bundled one.");
+                "libtorch copies in one process abort. To take libtorch from that folder, build the application without a " +
+                "libtorch package (drop TorchSharp-cpu or libtorch-cpu-linux-x64; in the ScaleKD repository, build with " +
+                $"-p:ScaleKDTorchBackend=external); to use the bundled one, unset {LibTorchDirectoryVariable}.");
         return folder;
     }
 
@@ -142,8 +151,9 @@ public static class TorchBackend
             return new TorchBackendInfo(torch.CPU, source, true, $"CPU, falling back because {reason}");
         throw new InvalidOperationException(
             $"{reason}. Tried: libtorch from {source}; CUDA initialisation; device index {options.CudaDeviceIndex}. " +
-            $"To use a GPU, build with -p:ScaleKDTorchBackend=external and set {LibTorchDirectoryVariable} to an installed " +
-            "CUDA PyTorch's torch/lib folder, or build with -p:ScaleKDTorchBackend=cuda; " +
+            "To use a GPU, reference TorchSharp-cuda-linux instead of a CPU libtorch package, or build without a libtorch " +
+            $"package and set {LibTorchDirectoryVariable} to an installed CUDA PyTorch's torch/lib folder (in the ScaleKD " +
+            "repository: -p:ScaleKDTorchBackend=cuda or external); " +
             $"to continue on the CPU instead, allow fallback ({nameof(TorchBackendOptions.FallbackToCpu)}).");
     }
 

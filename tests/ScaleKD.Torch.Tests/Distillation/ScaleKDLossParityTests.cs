@@ -54,10 +54,10 @@ public sealed class ScaleKDLossParityTests : TensorScopeTest
 
     static double Checksum(VisionModel model) => model.parameters().Sum(p => p.to(float64).sum().item<double>());
 
-    /// <summary>In float32, as the loss runs in training. The expected values are the reference's float64 results: the
-    /// frequency view's gradient is ill-conditioned in float32 (the reference's own float32 run differs from its float64
-    /// run by about 1e-3 of the gradient's scale), so the input gradient is held to 1e-2 of its scale here and to 1e-6
-    /// in the float64 test below, which is the exact check of the arithmetic.</summary>
+    /// <summary>In float32, as the loss runs in training, against the reference's float64 results. Each term is held to
+    /// the model tolerance (1e-4 of scale: the features and logits feeding the terms are held to that) times what the
+    /// term's own arithmetic does to rounding in its inputs (<see cref="Conditioning"/>), so the bar follows the
+    /// fixture's conditioning instead of one CPU's rounding; the float64 test below is the exact check.</summary>
     [Theory]
     [Trait("Category", "Parity")]
     [MemberData(nameof(Pairs))]
@@ -69,9 +69,11 @@ public sealed class ScaleKDLossParityTests : TensorScopeTest
         Assert.Equal((spatialWeight, frequencyWeight, stage3Heads, stage4Heads, 5.0, ProjectorStem.BatchNorm, 0.0),
             (loss.Settings.SpatialWeight, loss.Settings.FrequencyWeight, loss.Settings.Stage3Heads, loss.Settings.Stage4Heads,
              loss.Settings.SoftmaxScale, loss.Settings.Stem, loss.Settings.LabelSmoothing));
-        CompareWithReference(loss, pair, float32, $"{teacherName}→resnet_pico", ParityAssert.ModelRelative, gradientTolerance: 1e-2);
+        CompareWithReference(loss, pair, float32, $"{teacherName}→resnet_pico", ParityAssert.ModelRelative);
     }
 
+    /// <summary>The same step in float64 against the reference's float64 run: the arithmetic itself, to 1e-6 of scale
+    /// (times the same conditioning factors).</summary>
     [Theory]
     [Trait("Category", "Parity")]
     [MemberData(nameof(Pairs))]
@@ -81,20 +83,63 @@ public sealed class ScaleKDLossParityTests : TensorScopeTest
         Assert.True(spatialWeight > 0 && frequencyWeight > 0 && stage3Heads > 0 && stage4Heads > 0);
         var (_, _, loss, pair) = Load(pairFixture, teacherName, float64);
         using var fixture = pair;
-        CompareWithReference(loss, pair, float64, $"{teacherName}→resnet_pico, float64", 1e-6, gradientTolerance: 1e-6);
+        CompareWithReference(loss, pair, float64, $"{teacherName}→resnet_pico, float64", 1e-6);
     }
 
-    static void CompareWithReference(ScaleKDObjective loss, ParityFixture pair, ScalarType dtype, string label, double termTolerance, double gradientTolerance)
+    static readonly string[] Terms = ["ce", "kd", "s3_spatial", "s3_frequency", "s4_spatial", "s4_frequency"];
+
+    static void CompareWithReference(ScaleKDObjective loss, ParityFixture pair, ScalarType dtype, string label, double baseTolerance)
     {
+        var conditioning = Conditioning(pair);
         var images = pair.Input("images").to(dtype).requires_grad_(true);
         var result = loss.Compute(images, pair.Input("labels"));
-        string[] terms = ["ce", "kd", "s3_spatial", "s3_frequency", "s4_spatial", "s4_frequency"];
-        Assert.Equal(terms.Order(), result.Terms.Keys.Order());
-        foreach (var term in terms)
-            ParityAssert.Relative(pair.Output(term), result.Terms[term], $"ScaleKDLoss {term} ({label})", termTolerance);
+        Assert.Equal(Terms.Order(), result.Terms.Keys.Order());
+        foreach (var term in Terms)
+            ParityAssert.Relative(pair.Output(term), result.Terms[term], $"ScaleKDLoss {term} ({label})",
+                baseTolerance * conditioning.Terms[term]);
         result.Total.backward();
-        ParityAssert.Relative(pair.Grad("images"), images.grad!, $"ScaleKDLoss d(total)/d(images) ({label})", gradientTolerance);
+        ParityAssert.Relative(pair.Grad("images"), images.grad!, $"ScaleKDLoss d(total)/d(images) ({label})",
+            baseTolerance * conditioning.Gradient);
     }
+
+    /// <summary>
+    /// How much each term amplifies a relative rounding error ε of its input maps, from the reference's float64 maps
+    /// (fixture entries <c>output.map.*</c>). Cross-entropy, KD and the spatial view normalise and square well-scaled
+    /// inputs: 1. The frequency view first removes each channel's mean over the grid, then normalises each position's
+    /// channel vector: at position p the residual r_p = x_p − mean keeps the error ε‖x_p‖ of x_p, so its direction
+    /// moves by ε·κ_p with κ_p = ‖x_p‖ / ‖r_p‖. The term's factor is κ_p averaged over positions and both maps with the
+    /// weight ‖u_p − v_p‖ that a position's direction error carries in Σ‖u_p − v_p‖²; the input gradient, compared
+    /// at its largest entries, takes the largest κ_p (its backward divides by ‖r_p‖ once more).
+    /// </summary>
+    /// <remarks>A fixture with a factor above 1000 has a near-constant projected map, whose frequency view is rounding
+    /// noise even in exact arithmetic (see tests/reference/cases_pairs.py); it is refused rather than given a bar that
+    /// would pass anything.</remarks>
+    internal static (IReadOnlyDictionary<string, double> Terms, double Gradient) Conditioning(ParityFixture pair)
+    {
+        using var scope = NewDisposeScope();
+        var teacher = pair.Output("map.teacher_stage4");
+        var terms = Terms.ToDictionary(term => term, _ => 1.0);
+        var gradient = 1.0;
+        foreach (var term in Terms.Where(t => t.EndsWith("_frequency", StringComparison.Ordinal)))
+        {
+            var student = pair.Output($"map.{term}");
+            var (studentResidual, teacherResidual) = (RemoveMean(student), RemoveMean(teacher));
+            var (studentFactor, teacherFactor) = (student.norm(1) / studentResidual.norm(1), teacher.norm(1) / teacherResidual.norm(1));
+            var weight = (nn.functional.normalize(studentResidual, dim: 1) - nn.functional.normalize(teacherResidual, dim: 1)).norm(1);
+            terms[term] = ((weight * (studentFactor + teacherFactor)).sum() / (2 * weight.sum())).item<double>();
+            gradient = Math.Max(gradient, Math.Max(studentFactor.max().item<double>(), teacherFactor.max().item<double>()));
+        }
+        Assert.True(terms.Values.Append(gradient).All(f => f <= MaxConditioning),
+            $"{pair.Name} amplifies rounding by up to {terms.Values.Append(gradient).Max():G3} (terms: " +
+            $"{string.Join(", ", terms.Select(p => $"{p.Key} {p.Value:G3}"))}; gradient {gradient:G3}): a projected map is " +
+            "near-constant over the grid, so its frequency view compares rounding noise. Regenerate the fixture with " +
+            "another seed (tests/reference/cases_pairs.py).");
+        return (terms, gradient);
+    }
+
+    const double MaxConditioning = 1000;
+
+    static Tensor RemoveMean(Tensor map) => map - map.mean([-2, -1], keepdim: true);
 
     [Theory]
     [Trait("Category", "Distillation")]

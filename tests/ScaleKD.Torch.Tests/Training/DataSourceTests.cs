@@ -66,6 +66,35 @@ public sealed class DataSourceTests : IDisposable
         Assert.Contains("none.gz", missing.Message);
     }
 
+    /// <summary>Two test fixtures of one process once inflated Fashion-MNIST at the same moment on a fresh machine, and
+    /// the second failed on the first one's temporary file (both were named after the process id).</summary>
+    [Fact]
+    public void ThreadsOfOneProcessMayInflateTheSameGzipFileAtOnce()
+    {
+        var name = $"race-{Guid.NewGuid():N}";
+        var labels = Path.Combine(_work, $"{name}-labels-idx1-ubyte.gz");
+        var images = Path.Combine(_work, $"{name}-images-idx3-ubyte.gz");
+        const int count = 2000;
+        WriteGzip(labels, [0, 0, 8, 1, 0, 0, (count >> 8) & 0xff, count & 0xff, .. new byte[count]]);
+        var pixels = new byte[count * 28 * 28];
+        new Random(1).NextBytes(pixels);
+        WriteGzip(images, [0, 0, 8, 3, 0, 0, (count >> 8) & 0xff, count & 0xff, 0, 0, 0, 28, 0, 0, 0, 28, .. pixels]);
+        try
+        {
+            using var start = new Barrier(8);
+            var opened = Enumerable.Range(0, 8)
+                .Select(_ => Task.Factory.StartNew(() => { start.SignalAndWait(); return IdxImageSource.Open(images, labels, ["a"]).Count; },
+                    TaskCreationOptions.LongRunning))
+                .ToArray();
+            Assert.All(opened, task => Assert.Equal(count, task.GetAwaiter().GetResult()));
+        }
+        finally
+        {
+            foreach (var file in Directory.EnumerateFiles(Path.Combine(Path.GetTempPath(), "scalekd-idx-cache"), $"{name}-*"))
+                File.Delete(file);
+        }
+    }
+
     [Fact]
     public void PrefetchingSurfacesProducerErrorsAndDisposesUnreadBatches()
     {

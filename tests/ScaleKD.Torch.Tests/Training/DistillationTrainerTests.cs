@@ -65,6 +65,8 @@ public sealed class DistillationTrainerTests : IDisposable
         Assert.True(result.History[^1].TrainLoss < result.History[0].TrainLoss,
             $"loss {result.History[0].TrainLoss:F3} → {result.History[^1].TrainLoss:F3}");
         var top1 = result.History.Max(h => h.ValidationTop1!.Value);
+        // 46–60 % over seeds and kernels (ViT→ResNet 60.0 % here, 52.0 % on ATen's portable kernels; Swin→MobileNet 50.5 %
+        // and 46.0 %): the bar leaves 16 points, twice the largest move a change of kernels made.
         Assert.True(top1 > 0.3, $"best validation top-1 {top1:P1}; chance is 10 %");
         Assert.Contains(result.History[0].TrainTerms.Keys, k => k == "s4_frequency");
         // Progress: step reports carry every term, the learning rate and throughput, and each epoch ends with its metrics.
@@ -235,6 +237,7 @@ public sealed class DistillationTrainerTests : IDisposable
 
         var probe = LinearProbe.Fit(teacher, train, validation, transform.Apply, new LinearProbeOptions(Epochs: 4, LearningRate: 1e-2));
 
+        // 54.5–57 % over seeds and kernels, from 2.5–10 % before: the bars leave about 20 points.
         Assert.True(probe.ValidationTop1 > 0.35 && probe.ValidationTop1 > before + 0.2,
             $"validation top-1 {before:P1} with the random head, {probe.ValidationTop1:P1} after the probe");
         Assert.All(teacher.parameters(), p => Assert.False(p.requires_grad));

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace ScaleKD.Build;
+namespace ScaleKD.NativePatch;
 
 /// <summary>Finds out whether the system's libstdc++ already provides a symbol version (GCC ≥ 13 provides 3.4.32).</summary>
 public static class SystemLibStdCxx

@@ -1,4 +1,4 @@
-namespace ScaleKD.Build;
+namespace ScaleKD.NativePatch;
 
 /// <summary>The build step: weakens libLibTorchSharp.so's GLIBCXX_3.4.32 need in an output folder, unless the system
 /// libstdc++ already provides that version (GCC ≥ 13), in which case nothing is touched.</summary>

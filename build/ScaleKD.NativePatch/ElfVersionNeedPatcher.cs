@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 
-namespace ScaleKD.Build;
+namespace ScaleKD.NativePatch;
 
 /// <summary>What <see cref="ElfVersionNeedPatcher.MarkWeak"/> did to a file.</summary>
 public enum VersionNeedPatchResult
