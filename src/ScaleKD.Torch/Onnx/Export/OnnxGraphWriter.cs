@@ -1,4 +1,3 @@
-using Google.Protobuf;
 using Onnx;
 using static TorchSharp.torch;
 
@@ -100,9 +99,6 @@ sealed class OnnxGraphWriter
         attribute.Ints.AddRange(values);
         return attribute;
     }
-
-    public static AttributeProto String(string name, string value) =>
-        new() { Name = name, Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(value) };
 
     string Unique(string hint)
     {
