@@ -12,8 +12,10 @@ sealed class OnnxGraphWriter
 {
     readonly GraphProto _graph;
     readonly HashSet<string> _names = new(StringComparer.Ordinal);
-    // Shape and index constants recur (every Reshape of a block has the same target); one initialiser each.
+    // Shape, index and scalar constants recur (every Reshape of a block has the same target, every GELU the same
+    // √2); one initialiser each.
     readonly Dictionary<string, string> _int64Constants = new(StringComparer.Ordinal);
+    readonly Dictionary<float, string> _scalars = [];
 
     public OnnxGraphWriter(string name) => _graph = new GraphProto { Name = name };
 
@@ -49,11 +51,13 @@ sealed class OnnxGraphWriter
         return name;
     }
 
-    /// <summary>A float32 scalar initialiser (rank 0), for element-wise arithmetic.</summary>
+    /// <summary>A float32 scalar initialiser (rank 0), for element-wise arithmetic; one per value.</summary>
     public string Scalar(string hint, float value)
     {
+        if (_scalars.TryGetValue(value, out var existing))
+            return existing;
         using var scalar = tensor(value);
-        return Constant(hint, scalar);
+        return _scalars[value] = Constant(hint, scalar);
     }
 
     /// <summary>A 1-D int64 initialiser (shapes, axes, indices), shared by every node that needs the same values.</summary>
