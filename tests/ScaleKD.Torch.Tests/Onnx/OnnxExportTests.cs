@@ -13,6 +13,7 @@ namespace ScaleKD.Torch.Tests.Onnx;
 /// forward pass to 1e-4 of the output's scale (the whole-model parity bound).
 /// </summary>
 [Trait("Category", "Parity")]
+[Collection(SerialOnnxExportCollection.Name)]
 public sealed class OnnxExportTests(ITestOutputHelper output) : TensorScopeTest, IDisposable
 {
     static readonly ModelOptions Pico = new(NumClasses: 10, ImageSize: 32);
@@ -75,6 +76,7 @@ public sealed class OnnxExportTests(ITestOutputHelper output) : TensorScopeTest,
 /// cores, so kept out of the Parity category; each case prints how long its parts took.
 /// </summary>
 [Trait("Category", "OnnxFullSize")]
+[Collection(SerialOnnxExportCollection.Name)]
 public sealed class OnnxExportFullSizeTests(ITestOutputHelper output) : TensorScopeTest, IDisposable
 {
     readonly string _folder = Directory.CreateTempSubdirectory("scalekd-onnx-export-").FullName;
