@@ -41,8 +41,16 @@ switch (arguments.Command)
             arguments.Int("engine-calls", 10_000), arguments.Int("rounds", 3), backend);
         return 0;
     }
+    case "onnx":
+    {
+        var students = arguments.Get("students", "resnet50,vit_small_patch16_224").Split(',');
+        OnnxBenchmark.Print(students, arguments.Int("image-size", 224), arguments.Int("classes", 10), arguments.Int("batch", 32),
+            arguments.Int("rounds", 5), arguments.Int("single-calls", 10), arguments.Int("batch-calls", 2), backend);
+        return 0;
+    }
     default:
         Console.Error.WriteLine("usage: ScaleKD.Bench step [--teacher NAME] [--student NAME] [--image-size N] [--batch N] [--methods ScaleKD,None] [--teacher-bf16] [--student-bf16] [--unfused-tpp] [--channels-last] [--threads N] [--cuda]\n" +
-                                "       ScaleKD.Bench inference [--student NAME] [--image-size N] [--rows N] [--batch N] [--engine-calls N] [--rounds N] [--threads N] [--cuda]");
+                                "       ScaleKD.Bench inference [--student NAME] [--image-size N] [--rows N] [--batch N] [--engine-calls N] [--rounds N] [--threads N] [--cuda]\n" +
+                                "       ScaleKD.Bench onnx [--students A,B] [--image-size N] [--classes N] [--batch N] [--rounds N] [--single-calls N] [--batch-calls N] [--threads N]");
         return 2;
 }

@@ -220,9 +220,20 @@ internal sealed class SwinBlock : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    // The window geometry, read by the ONNX exporter (Onnx/Export/SwinExport.cs), which bakes it into constant indices.
+
+    /// <summary>Side of this block's attention windows (the configured window, clamped to the map).</summary>
+    internal int Window => _window;
+
+    /// <summary>The cyclic shift before window attention (0 for an unshifted block).</summary>
+    internal int Shift => _shift;
+
+    /// <summary>The map side after zero padding to a multiple of <see cref="Window"/>.</summary>
+    internal int PaddedSize => _padded;
+
     /// <summary>The (windows, N, N) additive mask of shifted-window attention: 0 within a region, −100 across the
     /// regions that the cyclic shift brought together (timm <c>get_attn_mask</c>).</summary>
-    static Tensor ShiftMask(int padded, int window, int shift)
+    internal static Tensor ShiftMask(int padded, int window, int shift)
     {
         int Region(int i) => i < padded - window ? 0 : i < padded - shift ? 1 : 2;
         var perSide = padded / window;
@@ -305,7 +316,7 @@ internal sealed class WindowAttention : nn.Module
     }
 
     /// <summary>For window positions p and q (row-major), the table row of their offset (Δrow, Δcolumn).</summary>
-    static Tensor RelativePositionIndex(int window)
+    internal static Tensor RelativePositionIndex(int window)
     {
         var area = window * window;
         var index = new long[area * area];

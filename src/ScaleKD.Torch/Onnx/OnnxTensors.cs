@@ -37,6 +37,15 @@ static class OnnxTensors
         return proto;
     }
 
+    /// <summary>An int64 initialiser (shapes, axes, gather indices) named <paramref name="name"/> (raw little-endian data).</summary>
+    public static TensorProto FromInt64(string name, long[] values, long[] shape)
+    {
+        var proto = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64 };
+        proto.Dims.AddRange(shape);
+        proto.RawData = ByteString.CopyFrom(System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()));
+        return proto;
+    }
+
     static T[] FromRaw<T>(ByteString raw) where T : unmanaged =>
         System.Runtime.InteropServices.MemoryMarshal.Cast<byte, T>(raw.Span).ToArray();
 
