@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ScaleKD.Torch.Models;
@@ -17,10 +18,17 @@ static class TruncatedNormal
         double Cdf(double x) => (1 + Erf(x / Math.Sqrt(2))) / 2;
         var lower = Cdf((a - mean) / std);
         var upper = Cdf((b - mean) / std);
+        // Scalars held by name until the end: an implicit double-to-Scalar conversion leaves the Scalar unreachable as
+        // soon as its handle is read, and a finalizer that runs during the native call frees it under libtorch
+        // ("Unknown scalar type" in a full, parallel test run, in a model's constructor).
+        using var scale = (std * Math.Sqrt(2)).ToScalar();
+        using var shift = mean.ToScalar();
+        using var low = a.ToScalar();
+        using var high = b.ToScalar();
         tensor.uniform_(2 * lower - 1, 2 * upper - 1);
         tensor.erfinv_();
-        tensor.mul_(std * Math.Sqrt(2)).add_(mean);
-        tensor.clamp_(a, b);
+        tensor.mul_(scale).add_(shift);
+        tensor.clamp_(low, high);
         return tensor;
     }
 
