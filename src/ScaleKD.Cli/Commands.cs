@@ -19,12 +19,13 @@ public static class Commands
     {
         var ml = new MLContext(seed: 0);
         var (model, classNames) = Load(ml, modelPath);
-        var dataSet = DataSets.Open(ml, data, trainLimit: 1, validationLimit: limit);
+        var dataSet = DataSets.Open(ml, data, trainLimit: 1, validationLimit: null);
+        var heldOut = limit is { } count ? ml.Data.TakeRows(dataSet.Test, count) : dataSet.Test;
         var unknown = dataSet.ClassNames.Except(classNames).ToList();
         if (unknown.Count > 0)
             AnsiConsole.MarkupLine(Markup.Escape($"warning: classes the model does not know are counted as misses: {string.Join(", ", unknown)}"));
         var toKey = DataSets.LabelToKey(ml, classNames);
-        var scored = model.Transform(toKey.Fit(dataSet.Validation).Transform(dataSet.Validation));
+        var scored = model.Transform(toKey.Fit(heldOut).Transform(heldOut));
         var metrics = ml.MulticlassClassification.Evaluate(scored, predictedLabelColumnName: "PredictedLabelKey");
         AnsiConsole.MarkupLine(Markup.Escape($"{dataSet.Description}"));
         AnsiConsole.MarkupLine($"[bold]top-1 accuracy {metrics.MicroAccuracy:P2}[/], macro accuracy {metrics.MacroAccuracy:P2}, log-loss {metrics.LogLoss:F3}, top-5 {TopK(metrics, 5):P2}");
@@ -105,7 +106,12 @@ public static class Commands
     {
         var settings = basis with
         {
-            Spec = basis.Spec with { Student = student, Method = method, Seed = seed, Teacher = basis.Spec.Teacher with { Seed = 0 } },
+            // The table's None column is the comparison, so no run checks its teacher (and none trains a quick estimate).
+            Spec = basis.Spec with
+            {
+                Student = student, Method = method, Seed = seed, Teacher = basis.Spec.Teacher with { Seed = 0 },
+                TeacherCheck = basis.Spec.TeacherCheck with { Policy = WeakTeacherPolicy.Off },
+            },
             ValidateEachEpoch = false,
             Output = Path.Combine(basis.Output, "compare", $"{student}-{method}-seed{seed}"),
         };

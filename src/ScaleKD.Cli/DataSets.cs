@@ -6,9 +6,11 @@ namespace ScaleKD.Cli;
 
 /// <summary>A labelled image data set as ML.NET data views of <see cref="ImageBytesRow"/>, streamed (never all in memory).</summary>
 /// <param name="Train">Training rows.</param>
-/// <param name="Validation">Held-out rows checked after every epoch: <see cref="Test"/>, or a class-balanced part of it
-/// when a validation limit is given.</param>
-/// <param name="Test">All held-out rows (Fashion-MNIST's test split, or a fifth of an image folder or TSV): the final accuracy.</param>
+/// <param name="Validation">Rows that take every decision (the best epoch, the teacher's probe and check), apart from
+/// the training rows and from <see cref="Test"/>: a class-balanced part of Fashion-MNIST's training split, or a tenth
+/// of an image folder or TSV.</param>
+/// <param name="Test">Rows only the final accuracy is measured on (Fashion-MNIST's test split, or a fifth of an image
+/// folder or TSV), so no choice is ever made by them.</param>
 /// <param name="TeacherTrain">Rows a from-scratch teacher learns from (all training data, even when the student's is limited).</param>
 /// <param name="ClassNames">Class names in key order.</param>
 /// <param name="Description">What was loaded, for reports.</param>
@@ -20,6 +22,9 @@ public sealed record ImageDataSet(IDataView Train, IDataView Validation, IDataVi
 public static class DataSets
 {
     const int SubsetSeed = 0;
+
+    /// <summary>Fashion-MNIST images held out of the training split for validation, unless --validation-limit says.</summary>
+    const int IdxValidationImages = 5000;
 
     static readonly string[] ImageExtensions = [".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"];
 
@@ -41,16 +46,34 @@ public static class DataSets
         var classes = rows.Select(r => r.Label).Distinct().Order(StringComparer.Ordinal).ToList();
         if (classes.Count < 2)
             throw new CliException($"--data '{data}' has a single class ({classes[0]}).", "classification needs at least two classes");
-        var random = new Random(SubsetSeed);
-        var shuffled = rows.OrderBy(_ => random.Next()).ToList();
-        var heldOutCount = Math.Max(1, shuffled.Count / 5);
-        var test = shuffled.Take(heldOutCount).ToList();
-        var validation = test.Take(validationLimit ?? int.MaxValue).ToList();
-        var train = shuffled.Skip(heldOutCount).ToList();
+        var (train, validation, test) = SplitByClass(rows);
+        validation = validation.Take(validationLimit ?? int.MaxValue).ToList();
         var limited = trainLimit is { } limit ? train.Take(limit).ToList() : train;
         var teacherTrain = teacherTrainLimit is { } teacherLimit ? train.Take(teacherLimit).ToList() : train;
         return new ImageDataSet(FromFiles(ml, limited), FromFiles(ml, validation), FromFiles(ml, test), FromFiles(ml, teacherTrain), classes,
-            $"{data}: {limited.Count} training images, {validation.Count} checked each epoch of {test.Count} held out, {classes.Count} classes");
+            $"{data}: {limited.Count} training, {validation.Count} validation and {test.Count} test images, {classes.Count} classes");
+    }
+
+    /// <summary>Train / validation / test, 70 / 10 / 20 % of every class (a class of 3 images or more gives at least one
+    /// to each held-out split), shuffled with the fixed subset seed; the training rows are interleaved by class, so any
+    /// prefix of them is class-balanced.</summary>
+    static (List<(string Label, string Path)> Train, List<(string Label, string Path)> Validation, List<(string Label, string Path)> Test)
+        SplitByClass(List<(string Label, string Path)> rows)
+    {
+        var random = new Random(SubsetSeed);
+        var train = new List<List<(string, string)>>();
+        var validation = new List<(string, string)>();
+        var test = new List<(string, string)>();
+        foreach (var members in rows.GroupBy(r => r.Label).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => g.OrderBy(_ => random.Next()).ToList()))
+        {
+            var testCount = members.Count >= 3 ? Math.Max(1, (int)Math.Round(members.Count * 0.2)) : 0;
+            var validationCount = members.Count >= 3 ? Math.Max(1, (int)Math.Round(members.Count * 0.1)) : 0;
+            test.AddRange(members.Take(testCount));
+            validation.AddRange(members.Skip(testCount).Take(validationCount));
+            train.Add(members.Skip(testCount + validationCount).ToList());
+        }
+        var interleaved = Enumerable.Range(0, train.Max(t => t.Count)).SelectMany(i => train.Where(t => i < t.Count).Select(t => t[i])).ToList();
+        return (interleaved, validation.OrderBy(_ => random.Next()).ToList(), test);
     }
 
     /// <summary>MapValueToKey("Label") with keys in <paramref name="classNames"/> order (key i + 1 ↔ class i).</summary>
@@ -95,14 +118,14 @@ public static class DataSets
 
     static ImageDataSet OpenIdx(MLContext ml, string folder, int? trainLimit, int? validationLimit, int? teacherTrainLimit)
     {
-        var allTrain = FashionMnist.Train(folder);
+        // Validation comes out of the training split, so that Fashion-MNIST's test split is only ever scored, never chosen by.
+        var (allTrain, validation) = FashionMnist.Train(folder).SplitStratified(validationLimit ?? IdxValidationImages, SubsetSeed + 1);
         var train = trainLimit is { } limit ? allTrain.TakeStratified(limit, SubsetSeed) : allTrain;
         var teacherTrain = teacherTrainLimit is { } teacherLimit ? allTrain.TakeStratified(teacherLimit, SubsetSeed) : allTrain;
         var test = FashionMnist.Test(folder);
-        var validation = validationLimit is { } v ? test.TakeStratified(v, SubsetSeed + 1) : test;
         return new ImageDataSet(FromIdx(ml, train), FromIdx(ml, validation), FromIdx(ml, test), FromIdx(ml, teacherTrain), FashionMnist.ClassNames,
             $"Fashion-MNIST ({folder}): {train.Count} training images for the student{(trainLimit is null ? "" : $" (of {allTrain.Count})")}, " +
-            $"{teacherTrain.Count} for a from-scratch teacher, {validation.Count} test images checked each epoch, all {test.Count} for the final accuracy");
+            $"{teacherTrain.Count} for the teacher, {validation.Count} validation images held out of the training split, all {test.Count} test images for the final accuracy");
     }
 
     /// <summary>IDX images encoded as PNG bytes on the fly, so they take the same path as image files.</summary>

@@ -4,13 +4,20 @@ using Microsoft.ML.Data;
 using ScaleKD.MLNet;
 using ScaleKD.Torch.Distillation;
 using ScaleKD.Torch.IO;
+using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Teachers;
 using ScaleKD.Torch.Training;
 
 namespace ScaleKD.Cli;
 
 /// <summary>The outcome of one student run.</summary>
-public sealed record StudentRun(DistillationMethod Method, IReadOnlyList<EpochMetrics> History, MulticlassClassificationMetrics Metrics, double Seconds, string ModelPath);
+/// <param name="TeacherVerdict">The check of the teacher before this run distilled from it; null without a teacher.</param>
+public sealed record StudentRun(DistillationMethod Method, IReadOnlyList<EpochMetrics> History, MulticlassClassificationMetrics Metrics, double Seconds, string ModelPath,
+    TeacherVerdict? TeacherVerdict = null)
+{
+    /// <summary>The validation top-1 of the epoch whose weights the run returned (the best one when validated every epoch).</summary>
+    public double? ValidationTop1 => History.Where(h => h.ValidationTop1 is not null).MaxBy(h => h.ValidationTop1)?.ValidationTop1;
+}
 
 /// <summary>What <see cref="DistillRunner.Run"/> produced: the teacher's epochs (when it was trained here), each student
 /// run, and the data they used.</summary>
@@ -33,6 +40,14 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
             GpuDeviceId = settings.Device == "cuda" ? 0 : null,
             FallbackToCpu = false,
         };
+        // The trainer reports the teacher's preparation and check on ML.NET's log, as to any ML.NET application.
+        ml.Log += (_, e) =>
+        {
+            // The run's own header and end are the tool's to print; the teacher's lines are shown as they come.
+            if (e.Kind <= Microsoft.ML.Runtime.ChannelMessageKind.Info && e.RawMessage.StartsWith(TrainerLogPrefix, StringComparison.Ordinal)
+                && !e.RawMessage.Contains(" training images, ", StringComparison.Ordinal) && !e.RawMessage.StartsWith(TrainerLogPrefix + "training ", StringComparison.Ordinal))
+                display.Line((e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning ? "warning: " : "") + e.RawMessage[TrainerLogPrefix.Length..]);
+        };
         var data = DataSets.Open(ml, settings.Data, settings.TrainLimit, settings.ValidationLimit, settings.TeacherTrainLimit);
         display.Line($"Data: {data.Description}");
         var keyed = DataSets.LabelToKey(ml, data.ClassNames).Fit(data.Train);
@@ -46,14 +61,26 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
             var run = spec with { Method = method, CheckpointDirectory = spec.CheckpointDirectory is { } c ? Path.Combine(c, method.ToString()) : null };
             if (method != DistillationMethod.None)
                 AnnounceTeacher(run, teacherCacheKey, data);
-            runs.Add(RunStudent(ml, run, keyed, data, teacherCacheKey, teacherHistory));
+            var alone = runs.FirstOrDefault(r => r.Method == DistillationMethod.None)?.ValidationTop1;
+            try
+            {
+                runs.Add(RunStudent(ml, run, keyed, data, teacherCacheKey, teacherHistory, alone));
+            }
+            catch (WeakTeacherException weak)
+            {
+                throw new CliException(weak.Message, "to distil anyway, pass --force" +
+                    (runs.Count > 0 ? $"; the student trained without distillation is saved in {runs[^1].ModelPath}" : ""));
+            }
         }
         if (teacherHistory.Count == 0 && spec.Method != DistillationMethod.None && spec.Teacher.WeightsPath is null)
             display.Line("The teacher came from the cache; its accuracy when trained is in its .json description.");
         return new DistillOutcome(teacherHistory, runs, data);
     }
 
-    StudentRun RunStudent(MLContext ml, DistillationSpec run, ITransformer keyed, ImageDataSet data, string teacherCacheKey, List<EpochMetrics> teacherHistory)
+    const string TrainerLogPrefix = "ScaleKD: ";
+
+    StudentRun RunStudent(MLContext ml, DistillationSpec run, ITransformer keyed, ImageDataSet data, string teacherCacheKey, List<EpochMetrics> teacherHistory,
+        double? studentAloneTop1)
     {
         var history = new List<EpochMetrics>();
         var clock = Stopwatch.StartNew();
@@ -61,6 +88,8 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
         var options = ScaleKDTrainer.Options.FromSpec(run);
         options.TeacherTrainingSet = keyed.Transform(data.TeacherTrain);
         options.TeacherCacheKey = teacherCacheKey;
+        // The baseline just trained is a better measure of the student alone than the check's quick estimate.
+        options.StudentOnlyValidationTop1 = studentAloneTop1;
         // The teacher is always checked on the held-out images (they choose its best epoch); the student only when asked.
         options.TeacherValidationSet = keyed.Transform(data.Validation);
         options.ValidationSet = settings.ValidateEachEpoch ? options.TeacherValidationSet : null;
@@ -72,7 +101,7 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
         var zip = Path.Combine(settings.Output, run.Method == settings.Spec.Method ? "model.zip" : $"model-{run.Method}.zip");
         AtomicFile.Write(zip, stream => ml.Model.Save(model, train.Schema, stream));
         display.Line($"{run.Method}: test top-1 {metrics.MicroAccuracy:P2} ({clock.Elapsed.TotalSeconds:F0} s); model {zip}");
-        return new StudentRun(run.Method, history, metrics, clock.Elapsed.TotalSeconds, zip);
+        return new StudentRun(run.Method, history, metrics, clock.Elapsed.TotalSeconds, zip, student.TeacherVerdict);
     }
 
     /// <summary>Says where the teacher comes from: the given weights, the cache, or training it now (then cached).</summary>
@@ -80,6 +109,9 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
     {
         if (run.Teacher.WeightsPath is { } weights)
             display.Line($"Teacher: {weights}");
+        else if (ModelRegistry.IsBuiltInPretrained(run.Teacher.Model))
+            display.Line($"Teacher: {run.Teacher.Model}, pretrained on ImageNet (from ML.NET's package), seen at {run.Teacher.ImageSizeFor(run.ImageSize)} px; " +
+                $"its head is fitted on your labels (linear probe) and cached in {TeacherCacheDirectory}.");
         else if (TeacherCache.PathFor(run, teacherCacheKey) is { } cached && TeacherFiles.Exists(cached))
             display.Line($"Teacher: {cached}");
         else

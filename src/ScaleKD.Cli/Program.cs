@@ -3,6 +3,7 @@ using System.Diagnostics;
 using ScaleKD.Cli;
 using ScaleKD.Torch.Distillation;
 using ScaleKD.Torch.Native;
+using ScaleKD.Torch.Teachers;
 using ScaleKD.Torch.Training.Optimization;
 using Spectre.Console;
 
@@ -11,20 +12,23 @@ using Spectre.Console;
 var verbose = new Option<bool>("--verbose") { Description = "Show full error details (stack traces).", Recursive = true };
 
 var data = new Option<string?>("--data") { Description = "An image folder (one sub-folder per class), a Fashion-MNIST IDX folder, or a TSV of label<TAB>path. Default: Fashion-MNIST from /usr/share/datasets/fashion-mnist." };
-var preset = new Option<string>("--preset") { Description = "quick: the ten-minute CPU demo (teacher trained once and cached, data-limited student, baseline for comparison); none: only your options.", DefaultValueFactory = _ => "quick" };
-var teacher = new Option<string?>("--teacher") { Description = "Teacher model (timm name), e.g. vit_small_patch16_224, swin_large_patch4_window7_224." };
-var teacherWeights = new Option<string?>("--teacher-weights") { Description = "Teacher weights: timm/Hugging Face safetensors (timm names), or a teacher saved by this tool. Without it the teacher is trained from scratch and cached." };
+var preset = new Option<string>("--preset") { Description = "quick: the CPU demo (pretrained teacher probed once and cached, data-limited student, baseline for comparison); none: only your options over the library's defaults.", DefaultValueFactory = _ => "quick" };
+var teacher = new Option<string?>("--teacher") { Description = "Teacher model: resnet18_imagenet_mlnet (default: ImageNet-pretrained, from ML.NET's package, probed on your labels), or a timm name such as vit_small_patch16_224 or swin_large_patch4_window7_224 (with --teacher-weights, or trained from scratch)." };
+var teacherWeights = new Option<string?>("--teacher-weights") { Description = "Teacher weights: timm/Hugging Face safetensors (timm names), or a teacher saved by this tool. Without it a timm-named teacher is trained from scratch and cached." };
+var teacherImageSize = new Option<int?>("--teacher-image-size") { Description = "Image size a pretrained teacher sees (resized from the student's); default: the student's, at least 64 for resnet18_imagenet_mlnet. Larger is more accurate and slower (it learned at 224)." };
+var force = new Option<bool>("--force") { Description = "Distil even when the teacher is not clearly better than chance and than the student alone (the check then only warns)." };
 var teacherEpochs = new Option<int?>("--teacher-epochs") { Description = "Epochs of from-scratch teacher training." };
 var student = new Option<string?>("--student") { Description = "Student model (timm name), e.g. resnet18, mobilenetv1_100, vit_small_patch16_224." };
+var studentWeights = new Option<string?>("--student-weights") { Description = "Pretrained student weights (timm safetensors); a classifier for other classes is replaced." };
 var method = new Option<DistillationMethod?>("--method") { Description = "ScaleKD, VanillaKD, FeatureKD, Dist or None." };
 var epochs = new Option<int?>("--epochs") { Description = "Student epochs." };
 var batch = new Option<int?>("--batch") { Description = "Images per step." };
 var imageSize = new Option<int?>("--image-size") { Description = "Square image size in pixels (CNN students need 64 or more for ScaleKD)." };
 var learningRate = new Option<double?>("--lr") { Description = "AdamW at this peak learning rate, with the AdamW warm-up and cosine, for any student; default: the official recipe for the student (LAMB for ResNet and MobileNetV1), scaled to the batch." };
 var teacherLearningRate = new Option<double?>("--teacher-lr") { Description = "Peak learning rate of a from-scratch teacher (default: as --lr; 2e-3 in the quick preset)." };
-var trainLimit = new Option<int?>("--train-limit") { Description = "Class-balanced subset of training images for the student (the teacher still sees all)." };
-var teacherTrainLimit = new Option<int?>("--teacher-train-limit") { Description = "Class-balanced subset of training images a from-scratch teacher learns from (default: all)." };
-var validationLimit = new Option<int?>("--validation-limit") { Description = "Check at most this many held-out images after every epoch (the final accuracy uses all of them)." };
+var trainLimit = new Option<int?>("--train-limit") { Description = "Class-balanced subset of training images for the student (the teacher's are set by --teacher-train-limit)." };
+var teacherTrainLimit = new Option<int?>("--teacher-train-limit") { Description = "Class-balanced subset of training images the teacher learns from: its linear probe, or its from-scratch training (default: all; 2,000 in the quick preset)." };
+var validationLimit = new Option<int?>("--validation-limit") { Description = "Validation images (held out of the training data; they choose the best epoch and judge the teacher; the final accuracy is on the test split): at most this many (Fashion-MNIST: this many of its training split, default 5,000)." };
 var seed = new Option<int?>("--seed") { Description = "Seed of the training run (initialisation, data order, augmentation); the data subsets are the same for every seed." };
 var device = new Option<string>("--device") { Description = "cpu or cuda (CUDA needs an external libtorch build; see README).", DefaultValueFactory = _ => "cpu" };
 device.AcceptOnlyFromAmong("cpu", "cuda");
@@ -37,7 +41,7 @@ var output = new Option<string>("--output") { Description = "Folder for model.zi
 
 var distill = new Command("distill", "Distil a teacher into a student; writes model.zip, report.md and PNG plots.")
 {
-    data, preset, teacher, teacherWeights, teacherEpochs, student, method, epochs, batch, imageSize, learningRate, teacherLearningRate, trainLimit,
+    data, preset, teacher, teacherWeights, teacherImageSize, force, teacherEpochs, student, studentWeights, method, epochs, batch, imageSize, learningRate, teacherLearningRate, trainLimit,
     teacherTrainLimit, validationLimit, seed, device, checkpoints, resume, augment, baseline, output,
 };
 distill.SetAction(result => Run(result.GetValue(verbose), () =>
@@ -72,7 +76,7 @@ var methods = new Option<DistillationMethod[]>("--methods") { Description = "Met
 var seeds = new Option<int>("--seeds") { Description = "Runs per student and method (seeds 0…N−1).", DefaultValueFactory = _ => 3 };
 var compare = new Command("compare", "Run several methods × students × seeds with the same teacher and write a mean ± std table (compare.md).")
 {
-    data, teacher, teacherWeights, teacherEpochs, students, methods, seeds, epochs, batch, imageSize, learningRate, teacherLearningRate, trainLimit, teacherTrainLimit,
+    data, teacher, teacherWeights, teacherImageSize, force, teacherEpochs, students, methods, seeds, epochs, batch, imageSize, learningRate, teacherLearningRate, trainLimit, teacherTrainLimit,
     validationLimit, device, augment, output,
 };
 compare.SetAction(result => Run(result.GetValue(verbose), () =>
@@ -100,7 +104,7 @@ return root.Parse(args).Invoke();
 DistillSettings Settings(ParseResult result, bool forceQuickDefaults = false)
 {
     var presetName = forceQuickDefaults ? "quick" : result.GetValue(preset) ?? "quick";
-    var basis = presetName == "quick" ? DistillSettings.Quick : new DistillSettings();
+    var basis = presetName == "quick" ? DistillSettings.Quick : DistillSettings.Plain;
     var spec = basis.Spec;
     var size = result.GetValue(imageSize) ?? spec.ImageSize;
     var checkpointDirectory = result.GetValue(checkpoints) ?? (result.GetValue(resume) ? Path.Combine(result.GetValue(output)!, "checkpoints") : null);
@@ -112,16 +116,19 @@ DistillSettings Settings(ParseResult result, bool forceQuickDefaults = false)
             {
                 Model = result.GetValue(teacher) ?? spec.Teacher.Model,
                 WeightsPath = result.GetValue(teacherWeights),
+                ImageSize = result.GetValue(teacherImageSize) ?? spec.Teacher.ImageSize,
                 Epochs = result.GetValue(teacherEpochs) ?? spec.Teacher.Epochs,
                 Optimizer = result.GetValue(teacherLearningRate) is { } teacherLr ? OptimizerRecipe.AdamW(teacherLr) : spec.Teacher.Optimizer,
             },
             Student = result.GetValue(student) ?? spec.Student,
+            StudentWeightsPath = result.GetValue(studentWeights) ?? spec.StudentWeightsPath,
             Method = result.GetValue(method) ?? spec.Method,
             Epochs = result.GetValue(epochs) ?? spec.Epochs,
             BatchSize = result.GetValue(batch) ?? spec.BatchSize,
             ImageSize = size,
             Optimizer = result.GetValue(learningRate) is { } lr ? OptimizerRecipe.AdamW(lr) : spec.Optimizer,
             Seed = result.GetValue(seed) ?? spec.Seed,
+            TeacherCheck = result.GetValue(force) ? spec.TeacherCheck with { Policy = WeakTeacherPolicy.Warn } : spec.TeacherCheck,
             CheckpointDirectory = checkpointDirectory,
             Augmentation = result.GetValue(augment) is { } name ? DistillSettings.Augmentation(name, size)
                 : spec.Augmentation is null ? null : spec.Augmentation with { ImageSize = size },

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Microsoft.ML.Data;
+using ScaleKD.Torch.Distillation;
 using ScaleKD.Torch.IO;
 using ScaleKD.Torch.Training;
 
@@ -24,16 +25,23 @@ public static class Report
         md.AppendLine();
         md.AppendLine($"Finished {DateTime.Now:yyyy-MM-dd HH:mm} in {elapsed:hh\\:mm\\:ss} on {Environment.ProcessorCount} CPU cores ({settings.Device}).");
         md.AppendLine();
-        md.AppendLine($"| method | test top-1 (all {TestImages(main.Metrics)} held-out images) | macro accuracy | log-loss | training time |");
-        md.AppendLine("|---|---|---|---|---|");
+        md.AppendLine($"| method | test top-1 (all {TestImages(main.Metrics)} held-out images) | validation top-1 | macro accuracy | log-loss | training time |");
+        md.AppendLine("|---|---|---|---|---|---|");
         foreach (var run in runs)
-            md.AppendLine(Invariant($"| {run.Method} | {run.Metrics.MicroAccuracy:P2} | {run.Metrics.MacroAccuracy:P2} | {run.Metrics.LogLoss:F3} | {run.Seconds:F0} s |"));
-        if (teacher.Count > 0 && teacher[^1].ValidationTop1 is { } teacherTop1)
-            md.AppendLine(Invariant($"\nThe teacher, trained from scratch here, reached {teacherTop1:P2} validation top-1."));
+            md.AppendLine(Invariant($"| {run.Method} | {run.Metrics.MicroAccuracy:P2} | {run.ValidationTop1:P2} | {run.Metrics.MacroAccuracy:P2} | {run.Metrics.LogLoss:F3} | {run.Seconds:F0} s |"));
+        if (runs.FirstOrDefault(r => r.TeacherVerdict is not null)?.TeacherVerdict is { TeacherTop1: { } teacherTop1 } verdict)
+            md.AppendLine(Invariant($"\nteacher {spec.Teacher.Model}: validation top-1 {teacherTop1:P1}. {verdict.Message}"));
+        else if (teacher.Count > 0 && teacher[^1].ValidationTop1 is { } scratchTop1)
+            md.AppendLine(Invariant($"\nteacher {spec.Teacher.Model}: validation top-1 {scratchTop1:P1} (trained from scratch here)."));
+        if (runs.FirstOrDefault(r => r.Method == DistillationMethod.None)?.ValidationTop1 is { } alone)
+            foreach (var run in runs.Where(r => r.Method != DistillationMethod.None && r.ValidationTop1 < alone))
+                md.AppendLine(Invariant($"\n**Warning: the {run.Method} student ({run.ValidationTop1:P2}) ended below the student trained without distillation ({alone:P2}) on validation: distillation did not help here.**"));
         md.AppendLine();
         md.AppendLine("## Settings");
         md.AppendLine($"- data: {data.Description}");
-        md.AppendLine($"- teacher: `{spec.Teacher.Model}`" + (spec.Teacher.WeightsPath is { } w ? $" from `{w}`" : $", trained from scratch for {spec.Teacher.Epochs} epochs on all training images (cached)"));
+        md.AppendLine($"- teacher: `{spec.Teacher.Model}` at {spec.Teacher.ImageSizeFor(spec.ImageSize)} px" + (spec.Teacher.WeightsPath is { } w ? $" from `{w}`"
+            : Torch.Models.ModelRegistry.IsBuiltInPretrained(spec.Teacher.Model) ? ", pretrained on ImageNet, with a linear probe on the teacher's training images (cached)"
+            : $", trained from scratch for {spec.Teacher.Epochs} epochs on the teacher's training images (cached)"));
         md.AppendLine($"- student: `{spec.Student}`; method {spec.Method}; {spec.Epochs} epochs; batch {spec.BatchSize}; {spec.ImageSize} px; seed {spec.Seed}"
             + (spec.Optimizer is { } recipe ? $"; {recipe.Description}" : "; the official optimizer recipe")
             + $"; {settings.AugmentationName} augmentation");

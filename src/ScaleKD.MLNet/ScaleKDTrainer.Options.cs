@@ -39,13 +39,36 @@ public sealed partial class ScaleKDTrainer
         /// <summary>The output column of the predicted label (the label's key type).</summary>
         public string PredictedLabelColumnName = "PredictedLabel";
 
-        /// <summary>The teacher architecture by its timm name, e.g. <c>swin_large_patch4_window7_224</c>, <c>vit_small_patch16_224</c>.</summary>
+        /// <summary>The teacher architecture by its timm name, e.g. <c>swin_large_patch4_window7_224</c>, <c>vit_small_patch16_224</c>.
+        /// Default: <c>resnet18_imagenet_mlnet</c>, the ImageNet ResNet-18 of ML.NET's own package
+        /// (Microsoft.ML.DnnImageFeaturizer.ResNet18), with a linear probe fitted on the training labels.</summary>
         public string Teacher { get => Spec.Teacher.Model; set => Spec = Spec with { Teacher = Spec.Teacher with { Model = value } }; }
 
         /// <summary>The teacher's weights: a timm/Hugging Face safetensors file (timm parameter names; a head for other
         /// classes is replaced by a linear probe), or a teacher this library saved (with its <c>.json</c> beside it).
         /// Null trains the teacher from scratch on the training data for <see cref="TeacherEpochs"/>.</summary>
         public string? TeacherWeightsPath { get => Spec.Teacher.WeightsPath; set => Spec = Spec with { Teacher = Spec.Teacher with { WeightsPath = value } }; }
+
+        /// <summary>The side of the square images the teacher sees (resized from the student's); null: the student's,
+        /// raised to 64 px (or the next multiple of 16) for <c>resnet18_imagenet_mlnet</c>. Only pretrained teachers
+        /// may differ from <see cref="ImageSize"/>.</summary>
+        public int? TeacherImageSize { get => Spec.Teacher.ImageSize; set => Spec = Spec with { Teacher = Spec.Teacher with { ImageSize = value } }; }
+
+        /// <summary>What a teacher that is not clearly better than chance and than the student alone leads to:
+        /// <see cref="WeakTeacherPolicy.Warn"/> (default) logs a warning and records the verdict on the transformer
+        /// (<see cref="ScaleKDTransformer.TeacherVerdict"/>); <see cref="WeakTeacherPolicy.Stop"/> throws
+        /// <see cref="WeakTeacherException"/> before distilling; <see cref="WeakTeacherPolicy.Off"/> skips the check and
+        /// its quick student-only run.</summary>
+        public WeakTeacherPolicy WeakTeacher { get => Spec.TeacherCheck.Policy; set => Spec = Spec with { TeacherCheck = Spec.TeacherCheck with { Policy = value } }; }
+
+        /// <summary>The student-only validation top-1 to judge the teacher against, when it is already known (a baseline
+        /// fit on the same validation set); null trains a quick student-only estimate.</summary>
+        public double? StudentOnlyValidationTop1;
+
+        /// <summary>Pretrained weights the student starts from (timm / Hugging Face safetensors, timm parameter names); a
+        /// classifier trained for other classes is replaced, any other mismatch is an error naming the keys. Null: the
+        /// seed's initial weights.</summary>
+        public string? StudentWeightsPath { get => Spec.StudentWeightsPath; set => Spec = Spec with { StudentWeightsPath = value }; }
 
         /// <summary>Epochs of from-scratch teacher training, when no weights are given.</summary>
         public int TeacherEpochs { get => Spec.Teacher.Epochs; set => Spec = Spec with { Teacher = Spec.Teacher with { Epochs = value } }; }

@@ -83,7 +83,8 @@ public sealed partial class ScaleKDTrainer : IEstimator<ScaleKDTransformer>
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(o.CancellationToken);
         using var teacher = spec.Method == DistillationMethod.None ? null
             : PrepareTeacher(spec, train, validation, labels, preprocessing, channel, cancellation);
-        var student = ModelRegistry.Create(spec.Student, new ModelOptions(labels.Count, spec.ImageSize), spec.Seed);
+        var verdict = teacher is null ? null : CheckTeacher(spec, teacher, train, TeacherValidation(labels, preprocessing) ?? validation, channel, cancellation);
+        var student = StudentFactory.Create(spec, labels.Count, new SynchronousProgress<string>(line => channel.Info($"ScaleKD: {line}")));
         using var progress = new PhaseProgress(_host, channel, o.Progress, "student");
         var result = new DistillationTrainer(spec, () => CheckAlive(cancellation)).Fit(student, teacher?.Model, train, validation, progress, cancellation.Token);
         if (train.SkippedImages > 0)
@@ -91,8 +92,30 @@ public sealed partial class ScaleKDTrainer : IEstimator<ScaleKDTransformer>
         channel.Info($"ScaleKD: training {result.StopReason.ToString().ToLowerInvariant()} after {result.History.Count} epochs" +
             (result.BestEpoch is { } best ? $"; returning epoch {best}." : "."));
         return new ScaleKDTransformer(_host, student, backend.Device, o.ImageColumnName, o.ScoreColumnName, o.PredictedLabelColumnName,
-            labels, preprocessing, o.ScoringBatchSize);
+            labels, preprocessing, o.ScoringBatchSize) { TeacherVerdict = verdict };
     }
+
+    /// <summary>Judges the teacher before distilling (<see cref="TeacherCheck"/>): a warning in the log, or
+    /// <see cref="WeakTeacherException"/> with <see cref="WeakTeacherPolicy.Stop"/>.</summary>
+    TeacherVerdict? CheckTeacher(DistillationSpec spec, PreparedTeacher teacher, DataViewBatchSource train, DataViewBatchSource? validation,
+        IChannel channel, CancellationTokenSource cancellation)
+    {
+        if (spec.TeacherCheck.Policy == WeakTeacherPolicy.Off)
+            return null;
+        var log = new SynchronousProgress<string>(line => channel.Info($"ScaleKD: {line}"));
+        var verdict = TeacherCheck.Run(spec, teacher, train, validation, _options.StudentOnlyValidationTop1, log, () => CheckAlive(cancellation), cancellation.Token);
+        if (verdict.TeacherHelps)
+            channel.Info($"ScaleKD: {verdict.Message}");
+        else if (spec.TeacherCheck.Policy == WeakTeacherPolicy.Stop)
+            throw new WeakTeacherException(verdict);
+        else
+            channel.Warning($"ScaleKD: {verdict.Message}");
+        return verdict;
+    }
+
+    /// <summary>The teacher's own validation set, on which its accuracy was measured, when one was given.</summary>
+    DataViewBatchSource? TeacherValidation(ClassLabels labels, StudentPreprocessing preprocessing) =>
+        _options.TeacherValidationSet is { } data ? Batches(data, labels, preprocessing, nameof(_options.TeacherValidationSet)) : null;
 
     PreparedTeacher PrepareTeacher(DistillationSpec spec, DataViewBatchSource train, DataViewBatchSource? validation, ClassLabels labels,
         StudentPreprocessing preprocessing, IChannel channel, CancellationTokenSource cancellation)

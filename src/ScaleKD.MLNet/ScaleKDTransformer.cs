@@ -4,6 +4,7 @@ using Microsoft.ML.Runtime;
 using ScaleKD.MLNet;
 using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Native;
+using ScaleKD.Torch.Teachers;
 using ScaleKD.Torch.Training.Augmentation;
 using ScaleKD.Torch.Weights;
 using TorchSharp;
@@ -81,6 +82,11 @@ public sealed class ScaleKDTransformer : ITransformer, IDisposable
 
     /// <summary>Rows scored per forward pass under <c>Transform</c>.</summary>
     public int ScoringBatchSize { get; }
+
+    /// <summary>The check of the teacher before distilling (<see cref="TeacherCheck"/>): its validation accuracy against
+    /// chance and the student alone, and whether it was clearly better. Null when there was no teacher or the check was
+    /// off, and for a transformer loaded from a zip (the verdict belongs to the fit, not to the model).</summary>
+    public TeacherVerdict? TeacherVerdict { get; init; }
 
     bool ITransformer.IsRowToRowMapper => true;
 

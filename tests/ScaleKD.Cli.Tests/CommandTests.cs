@@ -47,21 +47,67 @@ public sealed class CommandTests(TinyImageFolder folder) : IClassFixture<TinyIma
     }
 
     [Fact]
-    public void TheHeldOutFifthIsScoredInFullAndNeverTrainedOn()
+    public void AFolderSplitsIntoTrainValidationAndTestByClassAndTheyNeverOverlap()
     {
         var ml = new MLContext(seed: 3);
-        var data = DataSets.Open(ml, folder.Images, trainLimit: 20, validationLimit: 7);
-        var all = Directory.EnumerateFiles(folder.Images, "*.png", SearchOption.AllDirectories).Count();
+        var data = DataSets.Open(ml, folder.Images, trainLimit: 21, validationLimit: null);
+        var perClass = Directory.EnumerateDirectories(folder.Images).ToDictionary(Path.GetFileName, d => Directory.EnumerateFiles(d).Count());
         var test = Images(ml, data.Test);
         var validation = Images(ml, data.Validation);
         var teacherTrain = Images(ml, data.TeacherTrain);
+        var train = Images(ml, data.Train);
 
-        Assert.Equal(all / 5, test.Count);
-        Assert.Equal(7, validation.Count);
-        Assert.Subset(test.ToHashSet(), validation.ToHashSet());
-        Assert.Equal(20, Images(ml, data.Train).Count);
-        Assert.Equal(all - all / 5, teacherTrain.Count);
+        Assert.Equal(perClass.Values.Sum(n => (int)Math.Round(n * 0.2)), test.Count);
+        Assert.Equal(perClass.Values.Sum(n => (int)Math.Round(n * 0.1)), validation.Count);
+        Assert.Equal(perClass.Values.Sum() - test.Count - validation.Count, teacherTrain.Count);
         Assert.Empty(teacherTrain.Intersect(test));
+        Assert.Empty(teacherTrain.Intersect(validation));
+        Assert.Empty(validation.Intersect(test));
+        // A limited training set is a class-balanced prefix: 21 images of 3 classes are 7 of each.
+        Assert.Equal(21, train.Count);
+        var labels = ml.Data.CreateEnumerable<ImageBytesRow>(data.Train, reuseRowObject: false).GroupBy(r => r.Label).Select(g => g.Count()).ToList();
+        Assert.Equal([7, 7, 7], labels);
+    }
+
+    [Fact]
+    public void ByDefaultThePretrainedTeacherIsProbedItsAccuracyReportedAndItIsJudgedBeforeDistilling()
+    {
+        var output = Path.Combine(folder.Root, "pretrained-out");
+        var result = folder.Scalekd("distill", "--data", folder.Images, "--epochs", "2", "--batch", "16", "--image-size", "32", "--output", output);
+        var all = result.StandardOutput + result.StandardError;
+        Assert.Contains("resnet18_imagenet_mlnet, pretrained on ImageNet", all);
+        Assert.Matches(@"linear probe: train top-1 \d+\.\d %, validation top-1 \d+\.\d %", all);
+        Assert.Contains("The teacher's validation top-1 is", all);
+        if (result.ExitCode == 0)
+        {
+            // It judged the teacher clearly better than the student alone (the baseline, trained first) and distilled.
+            Assert.Contains("the teacher is clearly better", all);
+            var report = File.ReadAllText(Path.Combine(output, "report.md"));
+            Assert.Contains("| ScaleKD |", report);
+            Assert.Matches(@"teacher resnet18_imagenet_mlnet: validation top-1 \d+\.\d %", report);
+        }
+        else
+        {
+            // Or it stopped before distilling, said why and what to do, and kept the finished baseline.
+            Assert.Contains("not clearly better", result.StandardError);
+            Assert.Contains("--force", result.StandardError);
+            Assert.True(File.Exists(Path.Combine(output, "model-None.zip")));
+            Assert.False(File.Exists(Path.Combine(output, "model.zip")));
+        }
+    }
+
+    [Fact]
+    public void ATeacherThatKnowsNothingStopsTheRunBeforeDistillingUnlessForced()
+    {
+        var output = Path.Combine(folder.Root, "weak-out");
+        // A from-scratch teacher whose learning rate leaves it at its random initialisation.
+        var result = folder.Scalekd("distill", "--data", folder.Images, "--preset", "none", "--teacher", "vit_pico_patch4_32", "--teacher-epochs", "1",
+            "--teacher-lr", "1e-9", "--student", "resnet_pico", "--image-size", "64", "--epochs", "1", "--batch", "16", "--augment", "none", "--output", output);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("not clearly better than chance", result.StandardError);
+        Assert.Contains("pass --force", result.StandardError);
+        Assert.DoesNotContain("   at ", result.StandardError);
+        Assert.False(File.Exists(Path.Combine(output, "model.zip")));
     }
 
     // Images compared by content (base64 of the encoded bytes).
@@ -79,7 +125,7 @@ public sealed class CommandTests(TinyImageFolder folder) : IClassFixture<TinyIma
         var table = File.ReadAllText(Path.Combine(output, "compare.md"));
         Assert.Contains("| student | None | ScaleKD |", table);
         Assert.Matches(@"\| resnet_pico \| \d+\.\d\d ± \d+\.\d\d \| \d+\.\d\d ± \d+\.\d\d \|", table);
-        Assert.Contains($"last epoch on all {Directory.EnumerateFiles(folder.Images, "*.png", SearchOption.AllDirectories).Count() / 5} held-out images", table);
+        Assert.Matches(@"last epoch on all \d+ held-out images", table);
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using System.Reflection;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using ScaleKD.Torch.Distillation;
+using ScaleKD.Torch.Teachers;
 using ScaleKD.Torch.Training;
 
 namespace ScaleKD.MLNet.Tests;
@@ -36,6 +37,34 @@ public sealed class InputHandlingTests(TrainedPipeline trained)
         options.TeacherEpochs = 1;
         change?.Invoke(options);
         return options;
+    }
+
+    [Fact]
+    public void AWeakTeacherIsRecordedAndWarnedAboutOrStopsTheFitBeforeDistilling()
+    {
+        // A student alone said to reach 100 % on the validation images: no teacher is clearly better than that.
+        var context = new MLContext(seed: 1);
+        var validation = context.Transforms.Conversion.MapValueToKey("Label").Append(context.Transforms.LoadImages("Image", trained.Images.Folder, "ImagePath"))
+            .Fit(trained.Train).Transform(trained.Test);
+        ScaleKDTrainer.Options Judged(WeakTeacherPolicy policy) => Short(o =>
+        {
+            o.ValidationSet = validation;
+            o.StudentOnlyValidationTop1 = 1.0;
+            o.WeakTeacher = policy;
+        });
+
+        var stop = Assert.Throws<WeakTeacherException>(() => TrainedPipeline.Pipeline(new MLContext(seed: 1), trained.Images.Folder, Judged(WeakTeacherPolicy.Stop)).Fit(trained.Train));
+        Assert.Contains("not clearly better than the student alone", stop.Message);
+        Assert.Equal(1.0, stop.Verdict.StudentTop1);
+
+        var ml = new MLContext(seed: 1);
+        var warnings = new List<string>();
+        ml.Log += (_, e) => { if (e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning) warnings.Add(e.RawMessage); };
+        var model = TrainedPipeline.Pipeline(ml, trained.Images.Folder, Judged(WeakTeacherPolicy.Warn)).Fit(trained.Train);
+        var student = ((IEnumerable<ITransformer>)model).OfType<ScaleKDTransformer>().Single();
+        Assert.NotNull(student.TeacherVerdict);
+        Assert.False(student.TeacherVerdict!.TeacherHelps);
+        Assert.Contains(warnings, w => w.Contains("not clearly better than the student alone"));
     }
 
     [Fact]

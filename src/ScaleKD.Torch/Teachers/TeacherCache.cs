@@ -37,7 +37,30 @@ public static class TeacherCache
             run.RestoreBestWeights,
             Data = dataKey,
         });
-        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(settings)))[..12].ToLowerInvariant();
-        return Path.Combine(directory, $"{spec.Teacher.Model}-{spec.ImageSize}px-{run.Epochs}ep-seed{run.Seed}-{hash}.safetensors");
+        return Path.Combine(directory, $"{spec.Teacher.Model}-{spec.ImageSize}px-{run.Epochs}ep-seed{run.Seed}-{Hash(settings)}.safetensors");
     }
+
+    /// <summary>The cache file for the probed head of a built-in pretrained teacher (<see cref="TeacherFiles.SaveHead"/>),
+    /// named by everything the probe depends on: the model, both image sizes, the input normalisation, the probe's
+    /// settings and the data; null when caching is off.</summary>
+    public static string? HeadPathFor(DistillationSpec spec, string? dataKey)
+    {
+        if (spec.Teacher.CacheDirectory is not { } directory || dataKey is null)
+            return null;
+        var augmentation = spec.AugmentationFor(spec.ImageSize);
+        var teacherSize = spec.Teacher.ImageSizeFor(spec.ImageSize);
+        var settings = JsonSerializer.Serialize(new
+        {
+            spec.Teacher.Model,
+            TeacherImageSize = teacherSize,
+            spec.ImageSize,
+            augmentation.Mean,
+            augmentation.Std,
+            spec.Teacher.LinearProbe,
+            Data = dataKey,
+        });
+        return Path.Combine(directory, $"{spec.Teacher.Model}-{teacherSize}px-probe-{Hash(settings)}.head.safetensors");
+    }
+
+    static string Hash(string settings) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(settings)))[..12].ToLowerInvariant();
 }

@@ -38,22 +38,48 @@ public static class TeacherFiles
     /// <exception cref="InvalidDataException">The description is unreadable or the weights do not fit it.</exception>
     public static SavedTeacher Load(string path)
     {
-        var json = DescriptionPath(path);
+        var description = ReadDescription(DescriptionPath(path));
+        var teacher = ModelRegistry.Create(description.Model, description.Options);
+        SafetensorsWeights.Load(teacher, path);
+        return new SavedTeacher(teacher, description);
+    }
+
+    /// <summary>Writes only the teacher's classifier (<paramref name="path"/>, safetensors: a probed head is a few KB)
+    /// and the description, for a built-in pretrained teacher whose backbone comes with the model.</summary>
+    public static void SaveHead(VisionModel teacher, TeacherDescription description, string path)
+    {
+        SafetensorsWeights.Save(teacher.Classifier, path);
+        AtomicFile.WriteAllText(DescriptionPath(path), JsonSerializer.Serialize(description, new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    /// <summary>Whether a head saved by <see cref="SaveHead"/> is at <paramref name="path"/>.</summary>
+    public static bool HeadExists(string path) => File.Exists(path) && File.Exists(DescriptionPath(path));
+
+    /// <summary>Loads a head saved by <see cref="SaveHead"/> into <paramref name="teacher"/>'s classifier.</summary>
+    /// <exception cref="InvalidDataException">It was saved for another model, size or class list, or does not fit.</exception>
+    public static TeacherDescription LoadHead(VisionModel teacher, string path)
+    {
+        var description = ReadDescription(DescriptionPath(path));
+        if (description.Model != teacher.GetName() || description.Options.NumClasses != teacher.Options.NumClasses)
+            throw new InvalidDataException($"The head '{path}' was fitted for {description.Model} with {description.Options.NumClasses} classes, " +
+                $"not {teacher.GetName()} with {teacher.Options.NumClasses}.");
+        SafetensorsWeights.Load(teacher.Classifier, path);
+        return description;
+    }
+
+    static TeacherDescription ReadDescription(string json)
+    {
         if (!File.Exists(json))
             throw new FileNotFoundException($"Teacher description '{json}' is missing; it is written beside the weights by this tool.", json);
-        TeacherDescription description;
         try
         {
-            description = JsonSerializer.Deserialize<TeacherDescription>(File.ReadAllText(json))
+            return JsonSerializer.Deserialize<TeacherDescription>(File.ReadAllText(json))
                 ?? throw new InvalidDataException($"'{json}' is empty.");
         }
         catch (JsonException e)
         {
             throw new InvalidDataException($"'{json}' is not a teacher description: {e.Message}", e);
         }
-        var teacher = ModelRegistry.Create(description.Model, description.Options);
-        SafetensorsWeights.Load(teacher, path);
-        return new SavedTeacher(teacher, description);
     }
 
     static string DescriptionPath(string weightsPath) => Path.ChangeExtension(weightsPath, ".json");

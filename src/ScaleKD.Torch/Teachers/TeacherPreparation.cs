@@ -1,3 +1,4 @@
+using ScaleKD.Torch.Distillation;
 using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Native;
 using ScaleKD.Torch.Training;
@@ -14,6 +15,8 @@ namespace ScaleKD.Torch.Teachers;
 /// <item>a teacher this library saved is loaded as it is;</item>
 /// <item>pretrained weights are imported by timm name, and when their head does not fit the data's classes a linear
 /// probe fits a new one on the frozen features;</item>
+/// <item>a built-in pretrained network (<see cref="ModelRegistry.IsBuiltInPretrained"/>, the default teacher) gets a
+/// linear probe on the data's classes, its head (a few KB) cached for later runs on the same data;</item>
 /// <item>without weights the teacher is trained from scratch, or taken from the cache when the same teacher was trained
 /// before, then saved and cached.</item>
 /// </list>
@@ -33,12 +36,14 @@ public sealed class TeacherPreparation(DistillationSpec spec, IProgress<string>?
     public PreparedTeacher Prepare(TeacherData data, CancellationToken cancellationToken = default)
     {
         spec.Validate();
-        var options = new ModelOptions(data.Train.ClassCount, spec.ImageSize);
+        var options = new ModelOptions(data.Train.ClassCount, spec.Teacher.ImageSizeFor(spec.ImageSize));
         var device = TorchBackend.Initialize(spec.Backend).Device;
         if (spec.Teacher.WeightsPath is { } weights)
             return TeacherFiles.Exists(weights)
                 ? LoadSaved(weights, options, TeacherOrigin.Saved, device)
                 : ImportPretrained(weights, options, data, device, cancellationToken);
+        if (ModelRegistry.IsBuiltInPretrained(spec.Teacher.Model))
+            return ProbeBuiltIn(options, data, device, cancellationToken);
         var cached = TeacherCache.PathFor(spec, data.CacheKey);
         return cached is not null && TeacherFiles.Exists(cached)
             ? LoadSaved(cached, options, TeacherOrigin.Cached, device)
@@ -74,8 +79,28 @@ public sealed class TeacherPreparation(DistillationSpec spec, IProgress<string>?
         return new PreparedTeacher(teacher, TeacherOrigin.PretrainedWithProbe, probe.ValidationTop1, [], path);
     }
 
+    /// <summary>A built-in pretrained network with a probed head: from the cache when this data was probed before.</summary>
+    PreparedTeacher ProbeBuiltIn(ModelOptions options, TeacherData data, Device device, CancellationToken cancellationToken)
+    {
+        var teacher = ModelRegistry.Create(spec.Teacher.Model, options, Seed + 1);
+        teacher.to(device);
+        var cached = TeacherCache.HeadPathFor(spec, data.CacheKey);
+        if (cached is not null && TeacherFiles.HeadExists(cached))
+        {
+            var description = TeacherFiles.LoadHead(teacher, cached);
+            log?.Report($"{spec.Teacher.Model} (pretrained, {options.ImageSize} px) with the head probed before on these classes, from {cached}" +
+                (description.ValidationTop1 is { } top1 ? $" (validation top-1 {top1:P1})." : "."));
+            return new PreparedTeacher(teacher, TeacherOrigin.PretrainedWithProbe, description.ValidationTop1, [], cached);
+        }
+        log?.Report($"{spec.Teacher.Model} (pretrained on ImageNet) at {options.ImageSize} px: fitting a linear probe on {data.Train.Count} labelled images.");
+        var probe = FitHead(teacher, data, device, cancellationToken);
+        if (cached is not null)
+            TeacherFiles.SaveHead(teacher, new TeacherDescription(spec.Teacher.Model, options, data.Train.ClassNames, probe.ValidationTop1), cached);
+        return new PreparedTeacher(teacher, TeacherOrigin.PretrainedWithProbe, probe.ValidationTop1, [], cached);
+    }
+
     /// <summary>A linear probe on the frozen features, the images resized and normalised as the student sees them,
-    /// without a crop margin.</summary>
+    /// without a crop margin, then brought to the teacher's own size as during distillation.</summary>
     LinearProbeResult FitHead(VisionModel teacher, TeacherData data, Device device, CancellationToken cancellationToken)
     {
         var augmentation = spec.AugmentationFor(spec.ImageSize);
@@ -83,8 +108,8 @@ public sealed class TeacherPreparation(DistillationSpec spec, IProgress<string>?
         {
             Mean = augmentation.Mean, Std = augmentation.Std, EvalCropFraction = 1.0,
         });
-        var probe = LinearProbe.Fit(teacher, data.Train, data.Validation, batch => evaluation.Apply(batch).to(device), spec.Teacher.LinearProbe,
-            log, cancellationToken);
+        var probe = LinearProbe.Fit(teacher, data.Train, data.Validation,
+            batch => FrozenTeacher.AtTeacherSize(teacher, evaluation.Apply(batch).to(device)), spec.Teacher.LinearProbe, log, cancellationToken);
         log?.Report($"linear probe: train top-1 {probe.TrainTop1:P1}" + (probe.ValidationTop1 is { } v ? $", validation top-1 {v:P1}." : "."));
         return probe;
     }

@@ -1,3 +1,4 @@
+using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Training.Optimization;
 
 namespace ScaleKD.Torch.Teachers;
@@ -8,15 +9,26 @@ namespace ScaleKD.Torch.Teachers;
 /// </summary>
 public sealed record TeacherSpec
 {
-    /// <summary>The architecture by its timm name, e.g. <c>swin_large_patch4_window7_224</c>, <c>vit_small_patch16_224</c>.</summary>
-    public string Model { get; init; } = "vit_small_patch16_224";
+    /// <summary>The architecture by its timm name, e.g. <c>swin_large_patch4_window7_224</c>, <c>vit_small_patch16_224</c>,
+    /// or a built-in pretrained network (<see cref="ModelRegistry.IsBuiltInPretrained"/>). Default:
+    /// <c>resnet18_imagenet_mlnet</c>, the ImageNet ResNet-18 inside ML.NET's own NuGet package, the one strong
+    /// pretrained network available offline: a teacher that knows something on any user's images, where one trained from
+    /// scratch on a few hundred images knows nothing and distilling from it makes the student worse.</summary>
+    public string Model { get; init; } = MlNetResNet18.Name;
+
+    /// <summary>The side of the square images the teacher sees (they are resized from the student's); null: the run's
+    /// image size, raised for a built-in pretrained teacher to the nearest size it runs at
+    /// (<see cref="ModelRegistry.TeacherImageSize"/>). A pretrained teacher is most accurate near the size it learned at
+    /// (224 px) and cheapest at its smallest (64 px for <c>resnet18_imagenet_mlnet</c>); the projectors map between the
+    /// two grids.</summary>
+    public int? ImageSize { get; init; }
 
     /// <summary>The teacher's weights: a timm/Hugging Face safetensors file (timm parameter names; a head for other
     /// classes is replaced by a linear probe), or a teacher this library saved (its <c>.json</c> description beside
     /// it). Null trains the teacher from scratch for <see cref="Epochs"/>.</summary>
     public string? WeightsPath { get; init; }
 
-    /// <summary>Epochs of from-scratch training, when there are no weights.</summary>
+    /// <summary>Epochs of from-scratch training, when there are no weights and the model is not a built-in pretrained one.</summary>
     public int Epochs { get; init; } = 10;
 
     /// <summary>The recipe of from-scratch training; null: the run's own <see cref="Training.DistillationSpec.Optimizer"/>,
@@ -37,12 +49,17 @@ public sealed record TeacherSpec
     /// data (<see cref="TeacherCache"/>); null: no cache. The data must be named (<see cref="TeacherData.CacheKey"/>).</summary>
     public string? CacheDirectory { get; init; }
 
+    /// <summary>The teacher's image size in a run whose student sees <paramref name="studentImageSize"/> px.</summary>
+    public int ImageSizeFor(int studentImageSize) => ImageSize ?? ModelRegistry.TeacherImageSize(Model, studentImageSize);
+
     /// <summary>Fails on settings that cannot work, naming the setting.</summary>
     public void Validate()
     {
         if (string.IsNullOrWhiteSpace(Model))
             throw new ArgumentException("The teacher needs a model name.", nameof(Model));
         ArgumentOutOfRangeException.ThrowIfLessThan(Epochs, 1, nameof(Epochs));
+        if (ImageSize is < 1)
+            throw new ArgumentOutOfRangeException(nameof(ImageSize), ImageSize, "The teacher's image size must be positive, or null for the run's.");
         Optimizer?.Validate();
     }
 }

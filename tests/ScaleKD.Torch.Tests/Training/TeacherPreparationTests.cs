@@ -70,6 +70,32 @@ public sealed class TeacherPreparationTests : TensorScopeTest
         Assert.Contains("10 classes at 64 px", wrongSize.Message);
     }
 
+    [Fact]
+    public void TheBuiltInPretrainedTeacherIsProbedAtItsOwnSizeAndItsHeadAloneIsCached()
+    {
+        // ML.NET's ImageNet ResNet-18 as the default teacher: a 28 px Fashion-MNIST image, stored at the student's 32 px,
+        // is seen at 64 px, the network's smallest size; 100 labels are enough for a probe far above chance (10 %).
+        var spec = Spec with { ImageSize = 32, Augmentation = AugmentationOptions.Disabled(32), Teacher = new TeacherSpec { CacheDirectory = Path.Combine(_work, "cache") } };
+        Assert.Equal(MlNetResNet18.Name, spec.Teacher.Model);
+        var data = new TeacherData(TrainingSources.Train(100), TrainingSources.Validation(100), "fashion-mnist 100");
+        var lines = new List<string>();
+        using var probed = new TeacherPreparation(spec, new Progress(lines.Add)).Prepare(data);
+        Assert.Equal(TeacherOrigin.PretrainedWithProbe, probed.Origin);
+        Assert.Equal(64, probed.Model.Options.ImageSize);
+        Assert.True(probed.ValidationTop1 > 0.4, $"probe validation top-1 {probed.ValidationTop1:P1}; 100 labels gave about 60 % when measured");
+        Assert.Contains(lines, l => l.Contains("fitting a linear probe on 100 labelled images"));
+        var head = new FileInfo(probed.Path!);
+        Assert.True(head.Length < 64 * 1024, $"the cached head is {head.Length} bytes; only the 512×10 classifier belongs in it");
+
+        lines.Clear();
+        using var again = new TeacherPreparation(spec, new Progress(lines.Add)).Prepare(data);
+        Assert.Equal((probed.Path, probed.ValidationTop1), (again.Path, again.ValidationTop1));
+        Assert.Contains(lines, l => l.Contains("probed before"));
+        Assert.Equal(SafetensorsWeights.ToBytes(probed.Model.Classifier), SafetensorsWeights.ToBytes(again.Model.Classifier));
+        // Another teacher size is another probe.
+        Assert.NotEqual(probed.Path, TeacherCache.HeadPathFor(spec with { Teacher = spec.Teacher with { ImageSize = 96 } }, "fashion-mnist 100"));
+    }
+
     sealed class Progress(Action<string> report) : IProgress<string>
     {
         public void Report(string value) => report(value);

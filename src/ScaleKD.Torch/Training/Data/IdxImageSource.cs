@@ -86,6 +86,17 @@ public sealed class IdxImageSource : IBatchSource
         return new IdxImageSource(_imagePath, _labels, taken.ToArray(), _height, _width, _dataOffset, ClassNames);
     }
 
+    /// <summary>Splits off <paramref name="count"/> examples chosen as <see cref="TakeStratified"/> chooses them, and
+    /// returns them beside the rest: a validation split that never overlaps the training images.</summary>
+    public (IdxImageSource Remaining, IdxImageSource HeldOut) SplitStratified(int count, int seed)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(count, _indices.Length);
+        var heldOut = TakeStratified(count, seed);
+        var taken = heldOut._indices.ToHashSet();
+        return (new IdxImageSource(_imagePath, _labels, _indices.Where(i => !taken.Contains(i)).ToArray(), _height, _width, _dataOffset, ClassNames), heldOut);
+    }
+
     /// <summary>The first <paramref name="count"/> examples.</summary>
     public IdxImageSource Take(int count) =>
         new(_imagePath, _labels, _indices.Take(count).ToArray(), _height, _width, _dataOffset, ClassNames);
