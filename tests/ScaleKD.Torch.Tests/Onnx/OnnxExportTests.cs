@@ -2,6 +2,7 @@ using Microsoft.ML.OnnxRuntime;
 using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Onnx.Export;
 using ScaleKD.Torch.Tests.Parity;
+using ScaleKD.Torch.Training.Augmentation;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
@@ -61,6 +62,36 @@ public sealed class OnnxExportTests(ITestOutputHelper output) : TensorScopeTest,
         using var model = ModelRegistry.Create("resnet_pico", Pico);
         var error = Assert.Throws<ArgumentException>(() => OnnxExport.ToModel(model, new OnnxExportOptions { Mean = [0.5, 0.5], Std = [0.2, 0.2] }));
         Assert.Contains("3 input channels", error.Message);
+    }
+
+    /// <summary>The single-image graph with a larger input: batch fixed at 1, a rank-0 label, and the centre crop
+    /// inside the graph; equal to the eval forward pass on the crop that <see cref="ImageResize.CenterCrop"/> takes
+    /// (37 − 32 = 5: an odd margin, so the offset's rounding matters), to the same 1e-4 bound.</summary>
+    [Fact]
+    public void SingleImageGraphCropsLikeTheEvaluationAndHasAScalarLabel()
+    {
+        using var model = ModelRegistry.Create("resnet_pico", Pico);
+        RandomStudent.Randomize(model, seed: 4);
+        var onnx = OnnxExport.ToModel(model, new OnnxExportOptions { SingleImage = true, InputSize = 37 });
+        Assert.Equal(["1", "3", "37", "37"], onnx.Graph.Input.Single().Type.TensorType.Shape.Dim.Select(d => d.DimParam is { Length: > 0 } p ? p : d.DimValue.ToString()));
+        Assert.Empty(onnx.Graph.Output.Single(o => o.Name == OnnxExport.LabelName).Type.TensorType.Shape.Dim);
+
+        var pixels = (rand(1, 3, 37, 37, generator: new Generator(4)) * 255).round();
+        Tensor expected;
+        using (no_grad())
+            expected = model.forward(new Normalize(Normalize.ImageNetMean, Normalize.ImageNetStd).Apply(ImageResize.CenterCrop(pixels, 32, 32) / 255f));
+        var actual = OnnxRuntimeReference.RunExported(onnx, [pixels], GraphOptimizationLevel.ORT_ENABLE_ALL, OnnxExport.LogitsName).Single();
+        ParityAssert.Relative(expected, actual[OnnxExport.LogitsName], "resnet_pico single-image logits");
+        Assert.Equal(0, actual[OnnxExport.LabelName].dim());
+        Assert.Equal(expected.argmax(1).item<long>(), actual[OnnxExport.LabelName].item<long>());
+    }
+
+    [Fact]
+    public void AnInputSmallerThanTheModelFails()
+    {
+        using var model = ModelRegistry.Create("resnet_pico", Pico);
+        var error = Assert.Throws<ArgumentException>(() => OnnxExport.ToModel(model, new OnnxExportOptions { InputSize = 31 }));
+        Assert.Contains("input size 31", error.Message);
     }
 
     void Check(VisionModel model, int seed)

@@ -100,9 +100,9 @@ public static class OnnxExport
         var classes = (long)student.Options.NumClasses;
         graph.Output(graph.Node("Softmax", ProbabilitiesName, [logits], Int("axis", 1)), ProbabilitiesName,
             TensorProto.Types.DataType.Float, BatchAxis, batch, classes);
-        var label = graph.Node("ArgMax", LabelName, [logits], Int("axis", 1), Int("keepdims", 0));
+        var label = graph.Node("ArgMax", options.SingleImage ? "label.batch" : LabelName, [logits], Int("axis", 1), Int("keepdims", 0));
         if (options.SingleImage)
-            graph.Output(graph.Node("Reshape", "label.scalar", [label, graph.Int64s("scalar_shape", [], [0])]), LabelName, TensorProto.Types.DataType.Int64, BatchAxis);
+            graph.Output(graph.Node("Reshape", LabelName, [label, graph.Int64s("scalar_shape", [], [0])]), LabelName, TensorProto.Types.DataType.Int64, BatchAxis);
         else
             graph.Output(label, LabelName, TensorProto.Types.DataType.Int64, BatchAxis, batch);
 
