@@ -32,7 +32,7 @@ public static class Commands
         // A stock zip's PredictedLabel is the class name: its key, in the label's key order, is what the evaluator reads.
         if (scoring.TakesPaths)
             scored = ml.Transforms.Conversion.MapValueToKey("PredictedLabelKey", "PredictedLabel",
-                keyData: ml.Data.LoadFromEnumerable(classNames.Select(n => new ImagePrediction { PredictedLabel = n }))).Fit(scored).Transform(scored);
+                keyData: ml.Data.LoadFromEnumerable(classNames.Select(n => new PredictedName { PredictedLabel = n }))).Fit(scored).Transform(scored);
         var metrics = ml.MulticlassClassification.Evaluate(scored, predictedLabelColumnName: "PredictedLabelKey");
         if (json)
         {
@@ -202,6 +202,12 @@ public static class Commands
         using var probe = TorchSharp.torch.randn(64, 64, device: backend.Device);
         Console.WriteLine($"Check: a 64x64 matmul on {backend.Device} gives a finite result: {TorchSharp.torch.isfinite(probe.matmul(probe)).all().item<bool>()}");
         return 0;
+    }
+
+    /// <summary>The key data of a predicted-label key: one text column.</summary>
+    sealed class PredictedName
+    {
+        public string PredictedLabel { get; set; } = "";
     }
 
     internal static double TopK(MulticlassClassificationMetrics metrics, int k) =>

@@ -1,8 +1,8 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
+using Microsoft.ML.Transforms.Onnx;
 using ScaleKD.MLNet;
-using ScaleKD.Torch.Onnx.Export;
 
 namespace ScaleKD.Cli;
 
@@ -56,22 +56,18 @@ sealed class ScoringModel
         _ => null,
     };
 
-    /// <summary>A stock zip's class names, in score order: what its class-index-to-name map gives for 0 … C − 1, C the
-    /// length of <c>Score</c>.</summary>
+    /// <summary>A stock zip's class names, in score order: what the steps after its ONNX graph (the label's fold and
+    /// map to names) give for the indices 0 … C − 1, C the length of <c>Score</c>.</summary>
     static IReadOnlyList<string>? StockClassNames(MLContext ml, ITransformer model, DataViewSchema inputSchema)
     {
-        if (model is not IEnumerable<ITransformer> chain || chain.OfType<ValueMappingTransformer>().FirstOrDefault() is not { } map
-            || model.GetOutputSchema(inputSchema).GetColumnOrNull("Score") is not { } score)
+        if (model is not IEnumerable<ITransformer> chain || model.GetOutputSchema(inputSchema).GetColumnOrNull("Score") is not { Type: VectorDataViewType score })
             return null;
-        var indices = ml.Data.LoadFromEnumerable(Enumerable.Range(0, (score.Type as VectorDataViewType)?.Size ?? 0).Select(i => new ClassIndex { Index = i }));
-        var names = ml.Data.CreateEnumerable<ClassName>(map.Transform(indices), reuseRowObject: false).Select(n => n.PredictedLabel).ToList();
-        return names.Count > 0 && names.All(n => n.Length > 0) ? names : null;
-    }
-
-    sealed class ClassIndex
-    {
-        [ColumnName(OnnxExport.LabelName)]
-        public long Index { get; set; }
+        var afterGraph = chain.SkipWhile(t => t is not OnnxTransformer).Skip(1).TakeWhile(t => t is not ColumnCopyingTransformer).ToList();
+        if (afterGraph.Count == 0)
+            return null;
+        var named = afterGraph.Aggregate(StockModel.ClassIndices(ml, score.Size), (data, step) => step.Transform(data));
+        var names = ml.Data.CreateEnumerable<ClassName>(named, reuseRowObject: false).Select(n => n.PredictedLabel).ToList();
+        return names.All(n => n.Length > 0) ? names : null;
     }
 
     sealed class ClassName

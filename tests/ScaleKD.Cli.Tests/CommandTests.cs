@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Xunit.Abstractions;
 using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Native;
 using ScaleKD.Torch.Weights;
@@ -7,7 +8,7 @@ namespace ScaleKD.Cli.Tests;
 
 /// <summary>Every command on tiny data, in a separate process, as a user runs them.</summary>
 [Trait("Category", "Cli")]
-public sealed class CommandTests(TinyImageFolder folder) : IClassFixture<TinyImageFolder>
+public sealed partial class CommandTests(TinyImageFolder folder, ITestOutputHelper output) : IClassFixture<TinyImageFolder>
 {
     [Fact]
     public void DistillWritesTheModelTheReportAndReadablePlots()

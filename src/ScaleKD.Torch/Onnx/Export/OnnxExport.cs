@@ -20,9 +20,8 @@ namespace ScaleKD.Torch.Onnx.Export;
 /// </list>
 /// Every student family is supported: ResNet (basic and bottleneck blocks), MobileNetV1, ConvNeXt, MLP-Mixer, ViT and
 /// Swin. Batch norm is folded into the preceding convolutions. The model's name, size and normalisation are stored in
-/// the model's metadata (<c>scalekd.*</c>). <see cref="OnnxExportOptions.SingleImage"/> and
-/// <see cref="OnnxExportOptions.InputSize"/> change the interface for hosts that need it (batch 1 and a scalar label; a
-/// larger input and a centre crop inside the graph).
+/// the model's metadata (<c>scalekd.*</c>). With <see cref="OnnxExportOptions.InputSize"/> the input is larger and the
+/// graph centre-crops it, for hosts that cannot crop (stock ML.NET's image transforms resize but do not crop).
 /// </summary>
 public static class OnnxExport
 {
@@ -75,8 +74,6 @@ public static class OnnxExport
         var (channels, size) = (student.Options.InChannels, (long)student.Options.ImageSize);
         options.Validate(channels, (int)size);
         var inputSize = (long)(options.InputSize ?? (int)size);
-        // A null dimension is the symbolic batch axis.
-        long? batch = options.SingleImage ? 1 : null;
 
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -84,7 +81,7 @@ public static class OnnxExport
         var layers = new OnnxLayers(graph);
         var tree = new ModuleTree(student);
 
-        var image = graph.Input(InputName, BatchAxis, batch, channels, inputSize, inputSize);
+        var image = graph.Input(InputName, BatchAxis, null, channels, inputSize, inputSize);
         var pixels = Normalisation(graph, CentreCrop(graph, image, inputSize, size), options, channels);
         var logits = student switch
         {
@@ -99,12 +96,9 @@ public static class OnnxExport
         logits = graph.Node("Identity", LogitsName, [logits]);
         var classes = (long)student.Options.NumClasses;
         graph.Output(graph.Node("Softmax", ProbabilitiesName, [logits], Int("axis", 1)), ProbabilitiesName,
-            TensorProto.Types.DataType.Float, BatchAxis, batch, classes);
-        var label = graph.Node("ArgMax", options.SingleImage ? "label.batch" : LabelName, [logits], Int("axis", 1), Int("keepdims", 0));
-        if (options.SingleImage)
-            graph.Output(graph.Node("Reshape", LabelName, [label, graph.Int64s("scalar_shape", [], [0])]), LabelName, TensorProto.Types.DataType.Int64, BatchAxis);
-        else
-            graph.Output(label, LabelName, TensorProto.Types.DataType.Int64, BatchAxis, batch);
+            TensorProto.Types.DataType.Float, BatchAxis, null, classes);
+        graph.Output(graph.Node("ArgMax", LabelName, [logits], Int("axis", 1), Int("keepdims", 0)), LabelName,
+            TensorProto.Types.DataType.Int64, BatchAxis, (long?)null);
 
         var model = new ModelProto
         {

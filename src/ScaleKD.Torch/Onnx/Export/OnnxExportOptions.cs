@@ -13,13 +13,6 @@ public sealed record OnnxExportOptions
     public IReadOnlyList<double> Std { get; init; } = Normalize.ImageNetStd;
 
     /// <summary>
-    /// A graph for one image at a time: the batch axis fixed at 1 and the <c>label</c> output a scalar (rank 0) instead
-    /// of a vector (N). ML.NET's OnnxTransformer scores rows one by one and makes a vector column of every output of
-    /// rank 1 or more, so only a rank-0 label becomes a scalar column that maps to a class name.
-    /// </summary>
-    public bool SingleImage { get; init; }
-
-    /// <summary>
     /// The side of the square input, when it is larger than the model's image size: the graph then takes the central
     /// window of the model's size (placed as the evaluation's centre crop, offsets rounded half to even). With a
     /// resize of the shorter side to this size before it, the graph computes the evaluation's resize-then-crop. Null:
