@@ -1,7 +1,5 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Microsoft.ML.Transforms;
-using Microsoft.ML.Transforms.Onnx;
 using ScaleKD.MLNet;
 
 namespace ScaleKD.Cli;
@@ -42,7 +40,7 @@ sealed class ScoringModel
             var toValue = ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(keepKey.Transform(scored));
             return new ScoringModel(new TransformerChain<ITransformer>(student, keepKey, toValue), student.ClassNames, takesPaths: false);
         }
-        if (inputSchema?.GetColumnOrNull(StockModel.ImagePathColumn) is not null && StockClassNames(ml, model, inputSchema) is { } names)
+        if (inputSchema?.GetColumnOrNull(StockModel.ImagePathColumn) is not null && StockClassNames(model, inputSchema) is { } names)
             return new ScoringModel(model, names, takesPaths: true);
         throw new CliException($"'{path}' holds no ScaleKD student and is not a zip written by scalekd export.",
             "use a model zip written by scalekd distill or scalekd export");
@@ -56,22 +54,13 @@ sealed class ScoringModel
         _ => null,
     };
 
-    /// <summary>A stock zip's class names, in score order: what the steps after its ONNX graph (the label's fold and
-    /// map to names) give for the indices 0 … C − 1, C the length of <c>Score</c>.</summary>
-    static IReadOnlyList<string>? StockClassNames(MLContext ml, ITransformer model, DataViewSchema inputSchema)
+    /// <summary>A stock zip's class names, in score order: the slot names of its <c>Score</c> (null where it has none).</summary>
+    static IReadOnlyList<string>? StockClassNames(ITransformer model, DataViewSchema inputSchema)
     {
-        if (model is not IEnumerable<ITransformer> chain || model.GetOutputSchema(inputSchema).GetColumnOrNull("Score") is not { Type: VectorDataViewType score })
+        if (model.GetOutputSchema(inputSchema).GetColumnOrNull("Score") is not { } score || !score.HasSlotNames())
             return null;
-        var afterGraph = chain.SkipWhile(t => t is not OnnxTransformer).Skip(1).TakeWhile(t => t is not ColumnCopyingTransformer).ToList();
-        if (afterGraph.Count == 0)
-            return null;
-        var named = afterGraph.Aggregate(StockModel.ClassIndices(ml, score.Size), (data, step) => step.Transform(data));
-        var names = ml.Data.CreateEnumerable<ClassName>(named, reuseRowObject: false).Select(n => n.PredictedLabel).ToList();
-        return names.All(n => n.Length > 0) ? names : null;
-    }
-
-    sealed class ClassName
-    {
-        public string PredictedLabel { get; set; } = "";
+        VBuffer<ReadOnlyMemory<char>> names = default;
+        score.GetSlotNames(ref names);
+        return names.DenseValues().Select(n => n.ToString()).ToList();
     }
 }

@@ -3,6 +3,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 using Microsoft.ML.Transforms.Image;
+using Onnx;
 using ScaleKD.MLNet;
 using ScaleKD.Torch.IO;
 using ScaleKD.Torch.Onnx.Export;
@@ -80,6 +81,33 @@ static class StockModel
         }
     }
 
+    /// <summary>
+    /// Gives the output <paramref name="output"/> ML.NET slot names: OnnxTransformer annotates an output with the
+    /// <c>keys_strings</c> of a node named <c>mlnet.OUTPUT.SlotNames</c>, the convention of ML.NET's own ONNX export.
+    /// The node is a LabelEncoder of the names to their indices, valid for ONNX Runtime; nothing reads its output.
+    /// With the names on <c>Score</c>, any ML.NET app finds the classes the stock way (<c>GetSlotNames</c>).
+    /// </summary>
+    static void AddSlotNames(ModelProto graph, string output, IReadOnlyList<string> names)
+    {
+        var utf8 = names.Select(ByteString.CopyFromUtf8).ToList();
+        var constant = new TensorProto { Name = $"{output}.slot_names", DataType = (int)TensorProto.Types.DataType.String };
+        constant.Dims.Add(names.Count);
+        constant.StringData.AddRange(utf8);
+        graph.Graph.Initializer.Add(constant);
+        var node = new NodeProto { Name = $"mlnet.{output}.SlotNames", OpType = "LabelEncoder", Domain = "ai.onnx.ml" };
+        node.Input.Add(constant.Name);
+        node.Output.Add($"{output}.slot_indices");
+        var keys = new AttributeProto { Name = "keys_strings", Type = AttributeProto.Types.AttributeType.Strings };
+        keys.Strings.AddRange(utf8);
+        var values = new AttributeProto { Name = "values_int64s", Type = AttributeProto.Types.AttributeType.Ints };
+        values.Ints.AddRange(Enumerable.Range(0, names.Count).Select(i => (long)i));
+        node.Attribute.Add(keys);
+        node.Attribute.Add(values);
+        graph.Graph.Node.Add(node);
+        // LabelEncoder with keys_strings and values_int64s is in the ML operator set from version 2.
+        graph.OpsetImport.Add(new OperatorSetIdProto { Domain = "ai.onnx.ml", Version = 2 });
+    }
+
     /// <summary>Writes the stock zip of <paramref name="student"/> to <paramref name="path"/> (atomically).</summary>
     public static void Write(MLContext ml, ScaleKDTransformer student, string path)
     {
@@ -87,6 +115,7 @@ static class StockModel
         var size = preprocessing.ResizeSize;
         // The graph takes the resized square and crops it to the student's size (no stock transform crops).
         var graph = OnnxExport.ToModel(student.Student, preprocessing.ToOnnxExportOptions() with { InputSize = size });
+        AddSlotNames(graph, OnnxExport.ProbabilitiesName, student.ClassNames);
         var (seed, codes) = ClassCodes(ml, student.ClassNames.Count);
         var classes = student.ClassNames.Select((name, i) => new KeyValuePair<uint, string>(codes[i], name));
         var pipeline = ml.Transforms.LoadImages(ImageColumn, imageFolder: null, ImagePathColumn)
