@@ -50,7 +50,16 @@ public sealed class ImageClassifier : IDisposable
         }
         catch (Exception e)
         {
-            throw new InvalidDataException($"The model zip '{fullPath}' (ScaleKD:ModelPath) could not be loaded: {e.Message}", e);
+            // ML.NET calls each step's loader by reflection; the cause is the innermost exception.
+            var cause = e;
+            while (cause is System.Reflection.TargetInvocationException { InnerException: { } inner })
+                cause = inner;
+#if SERVE_SCALEKD
+            const string hint = "";
+#else
+            const string hint = " This build serves only zips written by scalekd export (it was built with -p:ServeScaleKD=false).";
+#endif
+            throw new InvalidDataException($"The model zip '{fullPath}' (ScaleKD:ModelPath) could not be loaded: {cause.Message}{hint}", e);
         }
         try
         {

@@ -24,6 +24,10 @@ public sealed partial class CommandTests
         Assert.True(result.ExitCode == 0, result.StandardError + result.StandardOutput);
         Assert.True(File.Exists(Path.Combine(export, "student.onnx")));
         var stock = Path.Combine(export, "model.zip");
+        // A zip without a ScaleKD student (here the stock one) is refused in one line that names it.
+        var again = folder.Scalekd("export", "--model", stock, "--onnx", Path.Combine(folder.Root, "export-again"));
+        Assert.Equal(1, again.ExitCode);
+        Assert.StartsWith($"error: '{stock}' holds no ScaleKD student.", again.StandardError);
 
         // The application carries no ScaleKD or TorchSharp assembly and no libtorch.
         var host = ChildProcess.MetadataValue("ScaleKD.StockScoringHost");
