@@ -1,68 +1,82 @@
 using Microsoft.Extensions.ObjectPool;
 using Microsoft.ML;
-using Microsoft.ML.Data;
-using ScaleKD.MLNet;
 
 namespace ScaleKD.WebApi;
 
 /// <summary>
-/// The ScaleKD student of a model zip, scoring uploaded image files. The zip's pipeline starts from an image path; the
-/// web API has the file's bytes instead, so only the zip's <see cref="ScaleKDTransformer"/> is used, fed with the
-/// encoded bytes as a Vector&lt;Byte&gt; column, which it decodes itself. PredictionEngine is not thread-safe, so each
-/// prediction rents one from a pool; all engines share the one loaded model (OwnsTransformer = false), which this
-/// class disposes last.
+/// The student of a model zip, scoring uploaded image files. Either kind of zip is served: a ScaleKD zip
+/// (<see cref="ScaleKDZip"/>, scored by TorchSharp; built only when the app references ScaleKD.MLNet) or the stock
+/// zip of <c>scalekd export</c> (<see cref="StockZip"/>, scored by ONNX Runtime through stock ML.NET). Each kind gives a
+/// factory of scorers, one PredictionEngine each; PredictionEngine is not thread-safe, so each prediction rents one
+/// from a pool, and all share the one loaded model, which this class disposes last.
 /// </summary>
 public sealed class ImageClassifier : IDisposable
 {
-    readonly ITransformer _loaded;
-    readonly ScaleKDTransformer _student;
-    readonly ObjectPool<PredictionEngine<ImageInput, ScoreOutput>> _engines;
+    readonly IDisposable? _loaded;
+    readonly ObjectPool<IImageScorer> _scorers;
     readonly SemaphoreSlim _slots;
 
-    ImageClassifier(ITransformer loaded, ScaleKDTransformer student, MLContext ml, int concurrency)
+    ImageClassifier(IDisposable? loaded, ServedModel served, int concurrency)
     {
         _loaded = loaded;
-        _student = student;
-        var policy = new EnginePolicy(ml, student);
-        // ObjectPool never blocks: it creates an engine when none is free. The semaphore keeps at most `concurrency`
-        // engines rented, so the pool never makes more than it retains, and extra requests queue instead of
+        Model = served;
+        // ObjectPool never blocks: it creates a scorer when none is free. The semaphore keeps at most `concurrency`
+        // scorers rented, so the pool never makes more than it retains, and extra requests queue instead of
         // oversubscribing the cores.
-        _engines = new DefaultObjectPoolProvider { MaximumRetained = concurrency }.Create(policy);
+        _scorers = new DefaultObjectPoolProvider { MaximumRetained = concurrency }.Create(new ScorerPolicy(served.CreateScorer));
         _slots = new SemaphoreSlim(concurrency, concurrency);
     }
 
-    public IReadOnlyList<string> ClassNames => _student.ClassNames;
-    public string StudentName => _student.Student.GetName();
-    public int ImageSize => _student.Preprocessing.ImageSize;
+    /// <summary>What is served: the kind of zip, the student, its classes and image size.</summary>
+    public ServedModel Model { get; }
 
-    /// <summary>Loads the zip and finds its ScaleKD step; every failure names the path and says what is wrong.</summary>
+    public IReadOnlyList<string> ClassNames => Model.ClassNames;
+
+    /// <summary>Loads the zip and picks its kind; every failure names the path and says what is wrong.</summary>
     public static ImageClassifier Load(string modelPath, int concurrency)
     {
         if (string.IsNullOrWhiteSpace(modelPath))
             throw new InvalidOperationException(
-                "No model configured: set ScaleKD:ModelPath (environment variable ScaleKD__ModelPath) to a model zip saved from a ScaleKD pipeline.");
+                "No model configured: set ScaleKD:ModelPath (environment variable ScaleKD__ModelPath) to a model zip saved from a ScaleKD pipeline or written by scalekd export.");
         var fullPath = Path.GetFullPath(modelPath);
         if (!File.Exists(fullPath))
             throw new FileNotFoundException($"The model zip '{fullPath}' (ScaleKD:ModelPath) does not exist.", fullPath);
         var ml = new MLContext();
         ITransformer loaded;
+        DataViewSchema inputSchema;
         try
         {
-            loaded = ml.Model.Load(fullPath, out _);
+            loaded = ml.Model.Load(fullPath, out inputSchema);
         }
         catch (Exception e)
         {
-            throw new InvalidDataException($"The model zip '{fullPath}' (ScaleKD:ModelPath) could not be loaded: {e.Message}", e);
+            // ML.NET calls each step's loader by reflection; the cause is the innermost exception.
+            var cause = e;
+            while (cause is System.Reflection.TargetInvocationException { InnerException: { } inner })
+                cause = inner;
+#if SERVE_SCALEKD
+            const string hint = "";
+#else
+            const string hint = " This build serves only zips written by scalekd export (it was built with -p:ServeScaleKD=false).";
+#endif
+            throw new InvalidDataException($"The model zip '{fullPath}' (ScaleKD:ModelPath) could not be loaded: {cause.Message}{hint}", e);
         }
-        var students = loaded is IEnumerable<ITransformer> chain ? chain.OfType<ScaleKDTransformer>().ToList() : [];
-        if (loaded is ScaleKDTransformer single)
-            students.Add(single);
-        if (students.Count != 1)
+        try
+        {
+            var served = StockZip.TryOpen(ml, loaded, inputSchema)
+#if SERVE_SCALEKD
+                ?? ScaleKDZip.Open(ml, loaded, fullPath);
+#else
+                ?? throw new InvalidDataException(
+                    $"The model zip '{fullPath}' is not a zip written by scalekd export; this build serves only those (build without -p:ServeScaleKD=false to serve ScaleKD zips).");
+#endif
+            return new ImageClassifier(loaded as IDisposable, served, concurrency);
+        }
+        catch
         {
             (loaded as IDisposable)?.Dispose();
-            throw new InvalidDataException($"The model zip '{fullPath}' holds {students.Count} ScaleKD students; this API serves a zip with exactly one.");
+            throw;
         }
-        return new ImageClassifier(loaded, students[0], ml, concurrency);
     }
 
     /// <summary>Class probabilities of an encoded image (PNG, JPEG…), in the order of <see cref="ClassNames"/>.</summary>
@@ -72,14 +86,14 @@ public sealed class ImageClassifier : IDisposable
         await _slots.WaitAsync(cancellationToken);
         try
         {
-            var engine = _engines.Get();
+            var scorer = _scorers.Get();
             try
             {
-                return engine.Predict(new ImageInput { Image = encodedImage }).Score;
+                return scorer.Score(encodedImage);
             }
             finally
             {
-                _engines.Return(engine);
+                _scorers.Return(scorer);
             }
         }
         finally
@@ -90,40 +104,32 @@ public sealed class ImageClassifier : IDisposable
 
     public void Dispose()
     {
-        // The pool disposes the engines it holds; they do not own the model, which goes last.
-        (_engines as IDisposable)?.Dispose();
-        (_loaded as IDisposable)?.Dispose();
+        // The pool disposes the scorers it holds; they do not own the model, which goes last.
+        (_scorers as IDisposable)?.Dispose();
+        _loaded?.Dispose();
         _slots.Dispose();
     }
 
-    public sealed class ImageInput
+    sealed class ScorerPolicy(Func<IImageScorer> create) : IPooledObjectPolicy<IImageScorer>
     {
-        /// <summary>An encoded image file: a byte array is a Vector&lt;Byte&gt; column to ML.NET.</summary>
-        public byte[] Image { get; set; } = [];
-    }
+        public IImageScorer Create() => create();
 
-    public sealed class ScoreOutput
-    {
-        public float[] Score { get; set; } = [];
-    }
-
-    sealed class EnginePolicy(MLContext ml, ScaleKDTransformer student) : IPooledObjectPolicy<PredictionEngine<ImageInput, ScoreOutput>>
-    {
-        public PredictionEngine<ImageInput, ScoreOutput> Create()
-        {
-            // The zip may name its columns otherwise; the input and output classes are mapped onto its names.
-            var input = SchemaDefinition.Create(typeof(ImageInput));
-            input[nameof(ImageInput.Image)].ColumnName = student.ImageColumnName;
-            var output = SchemaDefinition.Create(typeof(ScoreOutput));
-            output[nameof(ScoreOutput.Score)].ColumnName = student.ScoreColumnName;
-            return ml.Model.CreatePredictionEngine<ImageInput, ScoreOutput>(student, new PredictionEngineOptions
-            {
-                OwnsTransformer = false,
-                InputSchemaDefinition = input,
-                OutputSchemaDefinition = output,
-            });
-        }
-
-        public bool Return(PredictionEngine<ImageInput, ScoreOutput> engine) => true;
+        public bool Return(IImageScorer scorer) => true;
     }
 }
+
+/// <summary>One prediction engine over a served model: not thread-safe, pooled by <see cref="ImageClassifier"/>.</summary>
+public interface IImageScorer : IDisposable
+{
+    /// <summary>Class probabilities of an encoded image file.</summary>
+    /// <exception cref="InvalidDataException">The bytes do not decode to an image.</exception>
+    float[] Score(byte[] encodedImage);
+}
+
+/// <summary>A loaded zip as the API serves it.</summary>
+/// <param name="Kind">"scalekd" (TorchSharp) or "onnx" (stock ML.NET and ONNX Runtime).</param>
+/// <param name="Student">The student's name, where the zip records it.</param>
+/// <param name="ClassNames">The classes, in score order.</param>
+/// <param name="ImageSize">The square size images are resized to.</param>
+/// <param name="CreateScorer">Makes one scorer (prediction engine) over the loaded model.</param>
+public sealed record ServedModel(string Kind, string Student, IReadOnlyList<string> ClassNames, int ImageSize, Func<IImageScorer> CreateScorer);

@@ -25,7 +25,8 @@ try
 {
     // Load the model now, so that a bad ModelPath stops the start instead of failing the first request.
     var classifier = app.Services.GetRequiredService<ImageClassifier>();
-    app.Logger.LogInformation("Serving {Student} ({Classes} classes, {Size} px)", classifier.StudentName, classifier.ClassNames.Count, classifier.ImageSize);
+    app.Logger.LogInformation("Serving {Student} ({Kind} zip, {Classes} classes, {Size} px)", classifier.Model.Student, classifier.Model.Kind,
+        classifier.ClassNames.Count, classifier.Model.ImageSize);
 }
 catch (Exception e)
 {
@@ -63,7 +64,7 @@ app.MapPost("/predict", async (HttpRequest request, ImageClassifier classifier, 
 });
 
 app.MapGet("/health", (ImageClassifier classifier) =>
-    Results.Ok(new { status = "ok", student = classifier.StudentName, classes = classifier.ClassNames.Count, imageSize = classifier.ImageSize }));
+    Results.Ok(new { status = "ok", kind = classifier.Model.Kind, student = classifier.Model.Student, classes = classifier.ClassNames.Count, imageSize = classifier.Model.ImageSize }));
 
 app.Run();
 

@@ -6,6 +6,7 @@ using ScaleKD.Torch.Distillation;
 using ScaleKD.Torch.IO;
 using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Native;
+using ScaleKD.Torch.Onnx.Export;
 using ScaleKD.Torch.Teachers;
 using Spectre.Console;
 
@@ -14,19 +15,32 @@ namespace ScaleKD.Cli;
 /// <summary>The commands other than distill.</summary>
 public static class Commands
 {
-    /// <summary><c>evaluate</c>: accuracy, per-class precision and recall, and the confusion matrix.</summary>
-    public static int Evaluate(string modelPath, string? data, int? limit)
+    /// <summary><c>evaluate</c>: accuracy, per-class precision and recall, and the confusion matrix; with
+    /// <paramref name="json"/>, one JSON object instead of the tables.</summary>
+    public static int Evaluate(string modelPath, string? data, int? limit, bool json = false)
     {
         var ml = new MLContext(seed: 0);
-        var (model, classNames) = Load(ml, modelPath);
+        var scoring = ScoringModel.Load(ml, modelPath);
+        var classNames = scoring.ClassNames;
+        // The test split: Fashion-MNIST's, or a fifth of a folder or TSV (a model's own runs never chose by it).
         var dataSet = DataSets.Open(ml, data, trainLimit: 1, validationLimit: null);
         var heldOut = limit is { } count ? ml.Data.TakeRows(dataSet.Test, count) : dataSet.Test;
         var unknown = dataSet.ClassNames.Except(classNames).ToList();
         if (unknown.Count > 0)
-            AnsiConsole.MarkupLine(Markup.Escape($"warning: classes the model does not know are counted as misses: {string.Join(", ", unknown)}"));
-        var toKey = DataSets.LabelToKey(ml, classNames);
-        var scored = model.Transform(toKey.Fit(heldOut).Transform(heldOut));
+            Console.Error.WriteLine($"warning: classes the model does not know are counted as misses: {string.Join(", ", unknown)}");
+        using var files = scoring.TakesPaths ? new ImageFiles() : null;
+        var rows = files?.Write(ml, heldOut) ?? heldOut;
+        var scored = scoring.Model.Transform(DataSets.LabelToKey(ml, classNames).Fit(rows).Transform(rows));
+        // A stock zip's PredictedLabel is the class name: its key, in the label's key order, is what the evaluator reads.
+        if (scoring.TakesPaths)
+            scored = ml.Transforms.Conversion.MapValueToKey("PredictedLabelKey", "PredictedLabel",
+                keyData: ml.Data.LoadFromEnumerable(classNames.Select(n => new PredictedName { PredictedLabel = n }))).Fit(scored).Transform(scored);
         var metrics = ml.MulticlassClassification.Evaluate(scored, predictedLabelColumnName: "PredictedLabelKey");
+        if (json)
+        {
+            Console.WriteLine(JsonOutput.Evaluation(modelPath, dataSet.Description, classNames, metrics, TopK(metrics, 5)));
+            return 0;
+        }
         AnsiConsole.MarkupLine(Markup.Escape($"{dataSet.Description}"));
         AnsiConsole.MarkupLine($"[bold]top-1 accuracy {metrics.MicroAccuracy:P2}[/], macro accuracy {metrics.MacroAccuracy:P2}, log-loss {metrics.LogLoss:F3}, top-5 {TopK(metrics, 5):P2}");
         var table = new Table().AddColumns("class", "precision", "recall");
@@ -42,12 +56,15 @@ public static class Commands
         return 0;
     }
 
-    /// <summary><c>predict</c>: the top-k labels and probabilities of each image.</summary>
-    public static int Predict(string modelPath, IReadOnlyList<string> images, int top)
+    /// <summary><c>predict</c>: the top-k labels and probabilities of each image; with <paramref name="json"/>, one JSON
+    /// object per image and line with every class's probability.</summary>
+    public static int Predict(string modelPath, IReadOnlyList<string> images, int top, bool json = false)
     {
         var ml = new MLContext(seed: 0);
-        var (model, classNames) = Load(ml, modelPath);
-        using var engine = ml.Model.CreatePredictionEngine<ImageBytesRow, ImagePrediction>(model);
+        var scoring = ScoringModel.Load(ml, modelPath);
+        var classNames = scoring.ClassNames;
+        using var bytesEngine = scoring.TakesPaths ? null : ml.Model.CreatePredictionEngine<ImageBytesRow, ImagePrediction>(scoring.Model);
+        using var pathEngine = scoring.TakesPaths ? ml.Model.CreatePredictionEngine<ImagePathRow, ImagePrediction>(scoring.Model) : null;
         foreach (var image in images)
         {
             if (!File.Exists(image))
@@ -55,15 +72,56 @@ public static class Commands
             ImagePrediction prediction;
             try
             {
-                prediction = engine.Predict(new ImageBytesRow { Image = File.ReadAllBytes(image) });
+                prediction = pathEngine?.Predict(new ImagePathRow { ImagePath = Path.GetFullPath(image) })
+                    ?? bytesEngine!.Predict(new ImageBytesRow { Image = File.ReadAllBytes(image) });
             }
-            catch (InvalidDataException e)
+            catch (Exception e) when (e is InvalidDataException or InvalidOperationException or ArgumentException)
             {
                 throw new CliException($"'{image}' is not a readable image ({e.Message}).", "use PNG, JPEG, BMP, GIF or WebP files");
+            }
+            if (json)
+            {
+                Console.WriteLine(JsonOutput.Prediction(image, prediction.PredictedLabel, classNames, prediction.Score));
+                continue;
             }
             var best = prediction.Score.Select((p, i) => (Probability: p, Name: classNames[i])).OrderByDescending(x => x.Probability).Take(top);
             Console.WriteLine($"{image}: {string.Join(", ", best.Select(b => string.Create(CultureInfo.InvariantCulture, $"{b.Name} {b.Probability:P1}")))}");
         }
+        return 0;
+    }
+
+    /// <summary><c>export</c>: the student of a ScaleKD zip as <c>student.onnx</c> and as a stock ML.NET
+    /// <c>model.zip</c> in <paramref name="folder"/>.</summary>
+    public static int Export(string modelPath, string folder)
+    {
+        if (!File.Exists(modelPath))
+            throw new CliException($"Model '{modelPath}' does not exist.", "scalekd distill writes model.zip into its --output folder");
+        var ml = new MLContext(seed: 0);
+        var model = ml.Model.Load(modelPath, out _);
+        var student = ScoringModel.FindStudent(model)
+            ?? throw new CliException($"'{modelPath}' holds no ScaleKD student.", "export takes a model zip written by scalekd distill (or any ML.NET zip with a ScaleKD transformer)");
+        if (student.Student.Options.InChannels != 3)
+            throw new CliException($"The student of '{modelPath}' takes {student.Student.Options.InChannels} channels; export writes RGB (3-channel) students.",
+                "distil an RGB student");
+        var onnx = Path.Combine(folder, "student.onnx");
+        var stock = Path.Combine(folder, "model.zip");
+        try
+        {
+            student.ExportOnnx(onnx);
+            StockModel.Write(ml, student, stock);
+        }
+        catch (NotSupportedException e)
+        {
+            throw new CliException(e.Message, "export writes ResNet, MobileNetV1, ConvNeXt, MLP-Mixer, ViT and Swin students");
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            throw new CliException($"--onnx '{folder}': {e.Message}", "pass a folder you can write to");
+        }
+        Console.WriteLine($"{onnx}: {student.Student.GetName()} as ONNX (opset {OnnxExport.Opset}; input 'image' float32 (N, 3, " +
+                          $"{student.Preprocessing.ImageSize}, {student.Preprocessing.ImageSize}) pixels in [0, 255]; outputs 'probabilities', 'label')");
+        Console.WriteLine($"{stock}: stock ML.NET zip (Microsoft.ML, Microsoft.ML.ImageAnalytics, Microsoft.ML.OnnxTransformer, " +
+                          "Microsoft.ML.OnnxRuntime): ImagePath in; Score, PredictedLabel out");
         return 0;
     }
 
@@ -153,21 +211,13 @@ public static class Commands
         return 0;
     }
 
-    static (ITransformer Model, IReadOnlyList<string> ClassNames) Load(MLContext ml, string path)
+    /// <summary>The key data of a predicted-label key: one text column.</summary>
+    sealed class PredictedName
     {
-        if (!File.Exists(path))
-            throw new CliException($"Model '{path}' does not exist.", "scalekd distill writes model.zip into its --output folder");
-        var model = ml.Model.Load(path, out _);
-        var scaleKD = ((IEnumerable<ITransformer>)model).OfType<MLNet.ScaleKDTransformer>().FirstOrDefault()
-            ?? throw new CliException($"'{path}' holds no ScaleKD student.", "use a model zip written by scalekd distill");
-        // Evaluate needs the predicted key beside the mapped-back label: keep a copy of the key column.
-        var scored = scaleKD.Transform(ml.Data.LoadFromEnumerable(Array.Empty<ImageBytesRow>()));
-        var keepKey = ml.Transforms.CopyColumns("PredictedLabelKey", "PredictedLabel").Fit(scored);
-        var toValue = ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(keepKey.Transform(scored));
-        return (new TransformerChain<ITransformer>(scaleKD, keepKey, toValue), scaleKD.ClassNames);
+        public string PredictedLabel { get; set; } = "";
     }
 
-    static double TopK(MulticlassClassificationMetrics metrics, int k) =>
+    internal static double TopK(MulticlassClassificationMetrics metrics, int k) =>
         metrics.TopKAccuracyForAllK is { Count: > 0 } all ? all[Math.Min(k, all.Count) - 1] : double.NaN;
 
     static string Short(string name) => name.Length <= 8 ? name : name[..7] + "…";

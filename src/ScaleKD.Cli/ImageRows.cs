@@ -13,6 +13,13 @@ public sealed class ImageBytesRow
     public byte[] Image { get; set; } = [];
 }
 
+/// <summary>An image as a stock zip (written by export) takes it: the file's path.</summary>
+public sealed class ImagePathRow
+{
+    /// <summary>The image file; a relative path is read from the working folder.</summary>
+    public string ImagePath { get; set; } = "";
+}
+
 /// <summary>What a model zip adds to a row.</summary>
 public sealed class ImagePrediction
 {

@@ -58,18 +58,24 @@ distill.SetAction(result => Run(result.GetValue(verbose), () =>
     return 0;
 }));
 
-var model = new Option<string>("--model") { Description = "A model zip written by distill.", Required = true };
+var model = new Option<string>("--model") { Description = "A model zip written by distill, or the stock model.zip written by export.", Required = true };
 var evaluateData = new Option<string?>("--data") { Description = "Labelled images (as for distill); default: Fashion-MNIST's test split." };
 var limit = new Option<int?>("--limit") { Description = "Evaluate at most this many images." };
-var evaluate = new Command("evaluate", "Accuracy, per-class metrics and the confusion matrix of a model zip on labelled images.") { model, evaluateData, limit };
+var json = new Option<bool>("--json") { Description = "Print JSON instead of tables: predict one object per image and line, evaluate one object." };
+var evaluate = new Command("evaluate", "Accuracy, per-class metrics and the confusion matrix of a model zip on labelled images.") { model, evaluateData, limit, json };
 evaluate.SetAction(result => Run(result.GetValue(verbose), () =>
-    Commands.Evaluate(result.GetValue(model)!, result.GetValue(evaluateData), result.GetValue(limit))));
+    Commands.Evaluate(result.GetValue(model)!, result.GetValue(evaluateData), result.GetValue(limit), result.GetValue(json))));
 
 var images = new Argument<string[]>("images") { Description = "Image files to classify.", Arity = ArgumentArity.OneOrMore };
 var top = new Option<int>("--top") { Description = "How many labels to show per image.", DefaultValueFactory = _ => 3 };
-var predict = new Command("predict", "Classify image files with a model zip.") { model, images, top };
+var predict = new Command("predict", "Classify image files with a model zip.") { model, images, top, json };
 predict.SetAction(result => Run(result.GetValue(verbose), () =>
-    Commands.Predict(result.GetValue(model)!, result.GetValue(images)!, result.GetValue(top))));
+    Commands.Predict(result.GetValue(model)!, result.GetValue(images)!, result.GetValue(top), result.GetValue(json))));
+
+var exportModel = new Option<string>("--model") { Description = "A model zip with a ScaleKD student (written by distill, or any ML.NET zip that holds one).", Required = true };
+var onnxFolder = new Option<string>("--onnx") { Description = "Folder for student.onnx and model.zip (a zip that stock ML.NET scores, without libtorch).", Required = true };
+var export = new Command("export", "Export the student as ONNX (student.onnx) and as a stock ML.NET zip (model.zip: ImagePath in; Score, PredictedLabel out).") { exportModel, onnxFolder };
+export.SetAction(result => Run(result.GetValue(verbose), () => Commands.Export(result.GetValue(exportModel)!, result.GetValue(onnxFolder)!)));
 
 var students = new Option<string[]>("--students") { Description = "Students to compare.", DefaultValueFactory = _ => ["resnet_pico", "mixer_pico_patch4_32"], AllowMultipleArgumentsPerToken = true };
 var methods = new Option<DistillationMethod[]>("--methods") { Description = "Methods to compare.", DefaultValueFactory = _ => [DistillationMethod.None, DistillationMethod.VanillaKD, DistillationMethod.ScaleKD], AllowMultipleArgumentsPerToken = true };
@@ -95,7 +101,7 @@ info.SetAction(result => Run(result.GetValue(verbose), () => Commands.Info(resul
 
 var root = new RootCommand("scalekd: distil vision transformers into small ML.NET image classifiers (ScaleKD, NeurIPS 2024).")
 {
-    distill, evaluate, predict, compare, importTeacher, info, verbose,
+    distill, evaluate, predict, export, compare, importTeacher, info, verbose,
 };
 root.SetAction(result => distill.Parse([]).Invoke());
 return root.Parse(args).Invoke();

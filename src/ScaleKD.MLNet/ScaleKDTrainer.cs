@@ -151,7 +151,7 @@ public sealed partial class ScaleKDTrainer : IEstimator<ScaleKDTransformer>
         _host.CheckParam(classes.Count == labels.Count, what,
             $"its label column has {classes.Count} classes but the training data's has {labels.Count}; build both with the same MapValueToKey.");
         return new DataViewBatchSource(data, ImageColumn.Find(data.Schema, _options.ImageColumnName), _options.LabelColumnName, labels.Names,
-            preprocessing.StorageSize, _options.SkipUndecodableImages);
+            preprocessing.ResizeSize, _options.SkipUndecodableImages);
     }
 
     /// <summary>Checks the label (Key&lt;UInt32&gt;) and image columns and returns the classes.</summary>

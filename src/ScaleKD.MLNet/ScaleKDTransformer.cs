@@ -4,6 +4,7 @@ using Microsoft.ML.Runtime;
 using ScaleKD.MLNet;
 using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Native;
+using ScaleKD.Torch.Onnx.Export;
 using ScaleKD.Torch.Teachers;
 using ScaleKD.Torch.Training.Augmentation;
 using ScaleKD.Torch.Weights;
@@ -136,6 +137,36 @@ public sealed class ScaleKDTransformer : ITransformer, IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         SafetensorsWeights.Save(Student, safetensorsPath);
+    }
+
+    /// <summary>
+    /// Writes the student as an ONNX model (opset 17) to <paramref name="path"/>, so that ONNX Runtime scores it without
+    /// libtorch. The graph takes float32 RGB pixels in [0, 255] as <c>image</c> (N, 3, S, S), S =
+    /// <see cref="StudentPreprocessing.ImageSize"/>, with a dynamic batch axis N, and normalises them inside with
+    /// <see cref="Preprocessing"/>'s mean and standard deviation; it outputs <c>probabilities</c> (N, classes), the
+    /// softmax in <see cref="ClassNames"/>' order, and <c>label</c> (N), the int64 index of the most probable class.
+    /// Resizing and cropping to S × S stay with the caller (see <see cref="StudentPreprocessing"/>). The file is written
+    /// atomically: a crash leaves the old file or the new one.
+    /// </summary>
+    /// <param name="path">The .onnx file to write.</param>
+    /// <exception cref="NotSupportedException">The student's architecture has no ONNX exporter; the message names it.</exception>
+    public void ExportOnnx(string path)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _host.CheckNonEmpty(path, nameof(path));
+        OnnxExport.Write(Student, path, Preprocessing.ToOnnxExportOptions());
+    }
+
+    /// <summary>Writes the student as an ONNX model to <paramref name="stream"/>: the graph
+    /// <see cref="ExportOnnx(string)"/> writes to a file.</summary>
+    /// <param name="stream">A writable stream; it is left open.</param>
+    /// <exception cref="NotSupportedException">The student's architecture has no ONNX exporter; the message names it.</exception>
+    public void ExportOnnx(Stream stream)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _host.CheckValue(stream, nameof(stream));
+        _host.CheckParam(stream.CanWrite, nameof(stream), "must be writable");
+        OnnxExport.Write(Student, stream, Preprocessing.ToOnnxExportOptions());
     }
 
     /// <summary>Class probabilities for each image (3, H, W) in [0, 1], in one forward pass.</summary>

@@ -1,3 +1,4 @@
+using ScaleKD.Torch.Onnx.Export;
 using ScaleKD.Torch.Training;
 using ScaleKD.Torch.Training.Augmentation;
 
@@ -22,6 +23,11 @@ public sealed record StudentPreprocessing(int ImageSize, IReadOnlyList<double> M
     internal EvalTransform CreateTransform() =>
         new(AugmentationOptions.Disabled(ImageSize) with { Mean = Mean, Std = Std, EvalCropFraction = CropFraction });
 
-    /// <summary>The size images are stored at during training (shorter side, then centre crop) before augmentation.</summary>
-    internal int StorageSize => (int)Math.Floor(ImageSize / CropFraction);
+    /// <summary>The shorter side evaluation resizes images to before the centre crop of <see cref="ImageSize"/>; also
+    /// the size images are stored at during training (shorter side, then centre crop) before augmentation.</summary>
+    public int ResizeSize => (int)Math.Floor(ImageSize / CropFraction);
+
+    /// <summary>What an ONNX export of the student needs to normalise as this preprocessing does: its mean and
+    /// standard deviation, applied inside the graph to pixels in [0, 255].</summary>
+    public OnnxExportOptions ToOnnxExportOptions() => new() { Mean = Mean, Std = Std };
 }

@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Xunit.Abstractions;
 using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Native;
 using ScaleKD.Torch.Weights;
@@ -7,7 +8,7 @@ namespace ScaleKD.Cli.Tests;
 
 /// <summary>Every command on tiny data, in a separate process, as a user runs them.</summary>
 [Trait("Category", "Cli")]
-public sealed class CommandTests(TinyImageFolder folder) : IClassFixture<TinyImageFolder>
+public sealed partial class CommandTests(TinyImageFolder folder, ITestOutputHelper output) : IClassFixture<TinyImageFolder>
 {
     [Fact]
     public void DistillWritesTheModelTheReportAndReadablePlots()
@@ -51,7 +52,7 @@ public sealed class CommandTests(TinyImageFolder folder) : IClassFixture<TinyIma
     {
         var ml = new MLContext(seed: 3);
         var data = DataSets.Open(ml, folder.Images, trainLimit: 21, validationLimit: null);
-        var perClass = Directory.EnumerateDirectories(folder.Images).ToDictionary(Path.GetFileName, d => Directory.EnumerateFiles(d).Count());
+        var perClass = Directory.EnumerateDirectories(folder.Images).ToDictionary(d => Path.GetFileName(d)!, d => Directory.EnumerateFiles(d).Count());
         var test = Images(ml, data.Test);
         var validation = Images(ml, data.Validation);
         var teacherTrain = Images(ml, data.TeacherTrain);

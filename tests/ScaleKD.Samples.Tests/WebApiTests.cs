@@ -157,6 +157,7 @@ public sealed class WebApiTests : IDisposable
     {
         var health = JsonDocument.Parse(await _client.GetStringAsync("/health")).RootElement;
         Assert.Equal("ok", health.GetProperty("status").GetString());
+        Assert.Equal("scalekd", health.GetProperty("kind").GetString());
         Assert.Equal("resnet_pico", health.GetProperty("student").GetString());
         Assert.Equal(10, health.GetProperty("classes").GetInt32());
         Assert.Equal(64, health.GetProperty("imageSize").GetInt32());

@@ -2,6 +2,7 @@ using Microsoft.ML.OnnxRuntime;
 using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Onnx.Export;
 using ScaleKD.Torch.Tests.Parity;
+using ScaleKD.Torch.Training.Augmentation;
 using Xunit.Abstractions;
 using static TorchSharp.torch;
 
@@ -61,6 +62,34 @@ public sealed class OnnxExportTests(ITestOutputHelper output) : TensorScopeTest,
         using var model = ModelRegistry.Create("resnet_pico", Pico);
         var error = Assert.Throws<ArgumentException>(() => OnnxExport.ToModel(model, new OnnxExportOptions { Mean = [0.5, 0.5], Std = [0.2, 0.2] }));
         Assert.Contains("3 input channels", error.Message);
+    }
+
+    /// <summary>A larger input with the centre crop inside the graph: equal to the eval forward pass on the crop that
+    /// <see cref="ImageResize.CenterCrop"/> takes (37 − 32 = 5: an odd margin, so the offset's rounding matters), to the
+    /// same 1e-4 bound; the batch axis stays dynamic.</summary>
+    [Fact]
+    public void ALargerInputIsCentreCroppedLikeTheEvaluation()
+    {
+        using var model = ModelRegistry.Create("resnet_pico", Pico);
+        RandomStudent.Randomize(model, seed: 4);
+        var onnx = OnnxExport.ToModel(model, new OnnxExportOptions { InputSize = 37 });
+        Assert.Equal(["N", "3", "37", "37"], onnx.Graph.Input.Single().Type.TensorType.Shape.Dim.Select(d => d.DimParam is { Length: > 0 } p ? p : d.DimValue.ToString()));
+
+        var pixels = (rand(2, 3, 37, 37, generator: new Generator(4)) * 255).round();
+        Tensor expected;
+        using (no_grad())
+            expected = model.forward(new Normalize(Normalize.ImageNetMean, Normalize.ImageNetStd).Apply(ImageResize.CenterCrop(pixels, 32, 32) / 255f));
+        var actual = OnnxRuntimeReference.RunExported(onnx, [pixels], GraphOptimizationLevel.ORT_ENABLE_ALL, OnnxExport.LogitsName).Single();
+        ParityAssert.Relative(expected, actual[OnnxExport.LogitsName], "resnet_pico cropped logits");
+        Assert.Equal(expected.argmax(1).data<long>().ToArray(), actual[OnnxExport.LabelName].data<long>().ToArray());
+    }
+
+    [Fact]
+    public void AnInputSmallerThanTheModelFails()
+    {
+        using var model = ModelRegistry.Create("resnet_pico", Pico);
+        var error = Assert.Throws<ArgumentException>(() => OnnxExport.ToModel(model, new OnnxExportOptions { InputSize = 31 }));
+        Assert.Contains("input size 31", error.Message);
     }
 
     void Check(VisionModel model, int seed)

@@ -1,6 +1,7 @@
 using System.Reflection;
 using Google.Protobuf;
 using Onnx;
+using ScaleKD.Torch.IO;
 using ScaleKD.Torch.Models;
 using static ScaleKD.Torch.Onnx.Export.OnnxGraphWriter;
 using static TorchSharp.torch;
@@ -19,7 +20,8 @@ namespace ScaleKD.Torch.Onnx.Export;
 /// </list>
 /// Every student family is supported: ResNet (basic and bottleneck blocks), MobileNetV1, ConvNeXt, MLP-Mixer, ViT and
 /// Swin. Batch norm is folded into the preceding convolutions. The model's name, size and normalisation are stored in
-/// the model's metadata (<c>scalekd.*</c>).
+/// the model's metadata (<c>scalekd.*</c>). With <see cref="OnnxExportOptions.InputSize"/> the input is larger and the
+/// graph centre-crops it, for hosts that cannot crop (stock ML.NET's image transforms resize but do not crop).
 /// </summary>
 public static class OnnxExport
 {
@@ -47,8 +49,15 @@ public static class OnnxExport
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         var model = ToModel(student, options);
-        using var stream = File.Create(path);
-        model.WriteTo(stream);
+        AtomicFile.Write(path, model.WriteTo);
+    }
+
+    /// <summary>Writes <paramref name="student"/> to <paramref name="stream"/> as an ONNX model.</summary>
+    /// <exception cref="NotSupportedException">The model's architecture has no exporter; the message names it.</exception>
+    public static void Write(VisionModel student, Stream stream, OnnxExportOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ToModel(student, options).WriteTo(stream);
     }
 
     /// <summary>The ONNX model of <paramref name="student"/>, e.g. to embed its bytes (<c>ToByteArray()</c>) elsewhere.</summary>
@@ -63,7 +72,8 @@ public static class OnnxExport
                 $"Model '{name}' ({student.GetType().Name}) cannot be exported to ONNX: the exporter writes the student families " +
                 "ResNet, MobileNetV1, ConvNeXt, MLP-Mixer, ViT and Swin only.");
         var (channels, size) = (student.Options.InChannels, (long)student.Options.ImageSize);
-        options.Validate(channels);
+        options.Validate(channels, (int)size);
+        var inputSize = (long)(options.InputSize ?? (int)size);
 
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
@@ -71,8 +81,8 @@ public static class OnnxExport
         var layers = new OnnxLayers(graph);
         var tree = new ModuleTree(student);
 
-        var image = graph.Input(InputName, BatchAxis, null, channels, size, size);
-        var pixels = Normalisation(graph, image, options, channels);
+        var image = graph.Input(InputName, BatchAxis, null, channels, inputSize, inputSize);
+        var pixels = Normalisation(graph, CentreCrop(graph, image, inputSize, size), options, channels);
         var logits = student switch
         {
             ResNet => ResNetExport.Logits(layers, tree, pixels),
@@ -106,6 +116,18 @@ public static class OnnxExport
         AddMetadata(model, "scalekd.mean", string.Join(",", options.Mean.Select(m => m.ToString("R", System.Globalization.CultureInfo.InvariantCulture))));
         AddMetadata(model, "scalekd.std", string.Join(",", options.Std.Select(s => s.ToString("R", System.Globalization.CultureInfo.InvariantCulture))));
         return model;
+    }
+
+    /// <summary>The central <paramref name="size"/>² window of (N, C, <paramref name="inputSize"/>, <paramref name="inputSize"/>)
+    /// images, offsets as <see cref="Training.Augmentation.ImageResize.CenterCrop"/> places them; the image itself when
+    /// the sizes are equal.</summary>
+    static string CentreCrop(OnnxGraphWriter graph, string image, long inputSize, long size)
+    {
+        if (inputSize == size)
+            return image;
+        var offset = (long)Math.Round((inputSize - size) / 2.0, MidpointRounding.ToEven);
+        return graph.Node("Slice", "pixels.crop",
+            [image, graph.Int64s("crop_starts", offset, offset), graph.Int64s("crop_ends", offset + size, offset + size), graph.Int64s("crop_axes", 2, 3)]);
     }
 
     /// <summary>(x / 255 − mean) / std in the order and float32 precision of the evaluation pipeline (pixels divided by
