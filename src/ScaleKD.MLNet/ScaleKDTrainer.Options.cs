@@ -65,6 +65,11 @@ public sealed partial class ScaleKDTrainer
         /// fit on the same validation set); null trains a quick student-only estimate.</summary>
         public double? StudentOnlyValidationTop1;
 
+        /// <summary>On a training set under 20,000 images with no <see cref="Optimizer"/> chosen, the small-data recipe is
+        /// used and the epochs are raised until the run takes at least this many steps (the log says so); 0 keeps
+        /// <see cref="Epochs"/>. Default 600.</summary>
+        public int MinimumSteps { get => Spec.MinimumSteps; set => Spec = Spec with { MinimumSteps = value }; }
+
         /// <summary>Pretrained weights the student starts from (timm / Hugging Face safetensors, timm parameter names); a
         /// classifier trained for other classes is replaced, any other mismatch is an error naming the keys. Null: the
         /// seed's initial weights.</summary>

@@ -79,6 +79,9 @@ public sealed partial class ScaleKDTrainer : IEstimator<ScaleKDTransformer>
         var validation = o.ValidationSet is null ? null : Batches(o.ValidationSet, labels, preprocessing, nameof(o.ValidationSet));
 
         using var channel = _host.Start(nameof(ScaleKDTrainer));
+        spec = spec.ForData(train.Count, out var adapted);
+        if (adapted is not null)
+            channel.Info($"ScaleKD: {adapted}");
         channel.Info($"ScaleKD: {spec.Method} {spec.Teacher.Model} → {spec.Student}, {train.Count} training images, {labels.Count} classes, {spec.ImageSize} px, {backend.Description}.");
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(o.CancellationToken);
         using var teacher = spec.Method == DistillationMethod.None ? null

@@ -103,7 +103,7 @@ public sealed partial class CommandTests(TinyImageFolder folder, ITestOutputHelp
         var output = Path.Combine(folder.Root, "weak-out");
         // A from-scratch teacher whose learning rate leaves it at its random initialisation.
         var result = folder.Scalekd("distill", "--data", folder.Images, "--preset", "none", "--teacher", "vit_pico_patch4_32", "--teacher-epochs", "1",
-            "--teacher-lr", "1e-9", "--student", "resnet_pico", "--image-size", "64", "--epochs", "1", "--batch", "16", "--augment", "none", "--output", output);
+            "--teacher-lr", "1e-9", "--student", "resnet_pico", "--image-size", "64", "--epochs", "1", "--batch", "16", "--lr", "5e-3", "--augment", "none", "--output", output);
         Assert.Equal(1, result.ExitCode);
         Assert.Contains("not clearly better than chance", result.StandardError);
         Assert.Contains("pass --force", result.StandardError);

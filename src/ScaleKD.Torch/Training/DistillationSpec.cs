@@ -62,9 +62,21 @@ public sealed record DistillationSpec
     /// repeat and resume exactly on the CPU.</summary>
     public int Seed { get; init; }
 
-    /// <summary>Optimizer and learning-rate schedule; null: <see cref="OptimizerRecipe.OfficialFor"/> the student's
-    /// family (AdamW for ViT/Swin/ConvNeXt/Mixer, LAMB for ResNet/MobileNetV1) scaled to <see cref="BatchSize"/>.</summary>
+    /// <summary>Optimizer and learning-rate schedule; null: for a data set of <see cref="SmallDataImages"/> or more,
+    /// <see cref="OptimizerRecipe.OfficialFor"/> the student's family (AdamW for ViT/Swin/ConvNeXt/Mixer, LAMB for
+    /// ResNet/MobileNetV1) scaled to <see cref="BatchSize"/>; for a smaller one, <see cref="OptimizerRecipe.SmallData"/>
+    /// (see <see cref="ForData"/>).</summary>
     public OptimizerRecipe? Optimizer { get; init; }
+
+    /// <summary>Training sets below this many images are small: when no <see cref="Optimizer"/> is chosen they get
+    /// <see cref="OptimizerRecipe.SmallData"/>, and at least <see cref="MinimumSteps"/> optimisation steps. At or above
+    /// it, the official recipes (the full-scale regime, ImageNet-like data).</summary>
+    public int SmallDataImages { get; init; } = 20_000;
+
+    /// <summary>On a small training set without a chosen <see cref="Optimizer"/>, the epochs are raised until the run takes at least this many steps (a run of 10
+    /// epochs on 500 images at batch 64 is 70 steps, too few to train anything); the trainer says when it raises
+    /// them. 0 keeps <see cref="Epochs"/> as it is.</summary>
+    public int MinimumSteps { get; init; } = 600;
 
     /// <summary>Global gradient-norm clip; null turns clipping off. Default 5, as every advanced recipe.</summary>
     public double? GradientClipNorm { get; init; } = 5.0;
@@ -120,6 +132,31 @@ public sealed record DistillationSpec
     /// <summary>CPU or CUDA, and which libtorch; see <see cref="TorchBackend"/>.</summary>
     public TorchBackendOptions Backend { get; init; } = new();
 
+    /// <summary>
+    /// This run on a training set of <paramref name="trainImages"/> images: on a small set (<see cref="SmallDataImages"/>)
+    /// without a chosen <see cref="Optimizer"/>, the small-data recipe, and epochs raised to
+    /// <see cref="MinimumSteps"/>; otherwise (a large set, or a recipe chosen) unchanged. <paramref name="change"/> says what was changed, or is null.
+    /// </summary>
+    public DistillationSpec ForData(long trainImages, out string? change)
+    {
+        change = null;
+        // A chosen recipe is someone's tuning, and its epochs go with it: only the defaults adapt.
+        if (trainImages >= SmallDataImages || Optimizer is not null)
+            return this;
+        var run = this with { Optimizer = OptimizerRecipe.SmallData };
+        var notes = new List<string> { $"the {OptimizerRecipe.SmallData.Description}" };
+        var stepsPerEpoch = Math.Max(1, trainImages / BatchSize);
+        var epochs = (int)Math.Min(int.MaxValue, (MinimumSteps + stepsPerEpoch - 1) / stepsPerEpoch);
+        if (epochs > Epochs)
+        {
+            run = run with { Epochs = epochs };
+            notes.Add($"{epochs} epochs instead of {Epochs}, to reach {MinimumSteps} steps at {stepsPerEpoch} a epoch ({nameof(MinimumSteps)} = 0 keeps {Epochs})");
+        }
+        if (notes.Count > 0)
+            change = $"{trainImages} training images is a small data set (under {SmallDataImages}): " + string.Join("; ", notes) + ".";
+        return run;
+    }
+
     /// <summary>The recipe a model of <paramref name="family"/> trains with in this run.</summary>
     public OptimizerRecipe OptimizerFor(ModelFamily family) => Optimizer ?? OptimizerRecipe.OfficialFor(family, BatchSize);
 
@@ -153,6 +190,8 @@ public sealed record DistillationSpec
         ArgumentOutOfRangeException.ThrowIfLessThan(BatchSize, 1, nameof(BatchSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(LogEverySteps, 1, nameof(LogEverySteps));
         ArgumentOutOfRangeException.ThrowIfLessThan(PrefetchDepth, 1, nameof(PrefetchDepth));
+        ArgumentOutOfRangeException.ThrowIfNegative(MinimumSteps, nameof(MinimumSteps));
+        ArgumentOutOfRangeException.ThrowIfNegative(SmallDataImages, nameof(SmallDataImages));
         if (GradientClipNorm is <= 0)
             throw new ArgumentOutOfRangeException(nameof(GradientClipNorm), GradientClipNorm, "Use null to switch clipping off.");
         if (EarlyStoppingPatience is < 1)
