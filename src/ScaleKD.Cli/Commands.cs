@@ -15,19 +15,23 @@ namespace ScaleKD.Cli;
 public static class Commands
 {
     /// <summary><c>evaluate</c>: accuracy, per-class precision and recall, and the confusion matrix.</summary>
-    public static int Evaluate(string modelPath, string? data, int? limit)
+    /// <param name="heldOutOnly">Score only the fifth of an image folder or TSV that distill holds out; otherwise all of it.</param>
+    /// <param name="skipBadImages">Leave out (and list) unreadable image files instead of failing.</param>
+    public static int Evaluate(string modelPath, string? data, int? limit, bool heldOutOnly = false, bool skipBadImages = false)
     {
         var ml = new MLContext(seed: 0);
+        var dataSet = Preflight.Evaluate(ml, data, heldOutOnly, limit, skipBadImages, Console.WriteLine);
         var (model, classNames) = Load(ml, modelPath);
-        var dataSet = DataSets.Open(ml, data, trainLimit: 1, validationLimit: limit);
         var unknown = dataSet.ClassNames.Except(classNames).ToList();
         if (unknown.Count > 0)
             AnsiConsole.MarkupLine(Markup.Escape($"warning: classes the model does not know are counted as misses: {string.Join(", ", unknown)}"));
         var toKey = DataSets.LabelToKey(ml, classNames);
-        var scored = model.Transform(toKey.Fit(dataSet.Validation).Transform(dataSet.Validation));
-        var metrics = ml.MulticlassClassification.Evaluate(scored, predictedLabelColumnName: "PredictedLabelKey");
-        AnsiConsole.MarkupLine(Markup.Escape($"{dataSet.Description}"));
-        AnsiConsole.MarkupLine($"[bold]top-1 accuracy {metrics.MicroAccuracy:P2}[/], macro accuracy {metrics.MacroAccuracy:P2}, log-loss {metrics.LogLoss:F3}, top-5 {TopK(metrics, 5):P2}");
+        var scored = model.Transform(toKey.Fit(dataSet.Rows).Transform(dataSet.Rows));
+        var metrics = ml.MulticlassClassification.Evaluate(scored, predictedLabelColumnName: "PredictedLabelKey", topKPredictionCount: Math.Min(5, classNames.Count));
+        Console.WriteLine(dataSet.Description);
+        // Top-5 of fewer than 5 classes is always 100 %: it says nothing, so it is left out.
+        var topFive = classNames.Count > 5 ? $", top-5 {metrics.TopKAccuracy:P2}" : "";
+        AnsiConsole.MarkupLine($"[bold]top-1 accuracy {metrics.MicroAccuracy:P2}[/] ({Report.TestImages(metrics)} images), macro accuracy {metrics.MacroAccuracy:P2}, log-loss {metrics.LogLoss:F3}{topFive}");
         var table = new Table().AddColumns("class", "precision", "recall");
         for (var i = 0; i < classNames.Count; i++)
             table.AddRow(Markup.Escape(classNames[i]), $"{metrics.ConfusionMatrix.PerClassPrecision[i]:P1}", $"{metrics.ConfusionMatrix.PerClassRecall[i]:P1}");
@@ -44,11 +48,15 @@ public static class Commands
     /// <summary><c>predict</c>: the top-k labels and probabilities of each image.</summary>
     public static int Predict(string modelPath, IReadOnlyList<string> images, int top)
     {
+        if (top < 1)
+            throw new CliException($"--top {top} must be at least 1.", "--top N shows the N most probable labels of each image");
         var ml = new MLContext(seed: 0);
         var (model, classNames) = Load(ml, modelPath);
         using var engine = ml.Model.CreatePredictionEngine<ImageBytesRow, ImagePrediction>(model);
         foreach (var image in images)
         {
+            if (Directory.Exists(image))
+                throw new CliException($"'{image}' is a folder, not an image file.", $"pass its files ({Path.Combine(image, "*.png")}), or score a labelled folder with: scalekd evaluate --model {modelPath} --data {image}");
             if (!File.Exists(image))
                 throw new CliException($"Image '{image}' does not exist.", "pass image file paths after the options");
             ImagePrediction prediction;
@@ -67,16 +75,18 @@ public static class Commands
     }
 
     /// <summary><c>compare</c>: methods × students × seeds with one cached teacher, as a mean ± std table.</summary>
-    public static int Compare(DistillSettings basis, IReadOnlyList<string> students, IReadOnlyList<DistillationMethod> methods, int seeds)
+    public static int Compare(DistillSettings basis, IReadOnlyList<string> students, IReadOnlyList<DistillationMethod> methods, int seeds, bool skipBadImages = false)
     {
         var rows = new List<CompareRow>();
         var display = new TrainingDisplay();
+        // Checked and opened once: every run uses the same images.
+        var data = Preflight.Distill(new MLContext(seed: 0), basis, students, methods, skipBadImages, display.Line, seeds);
         display.Run(() =>
         {
             foreach (var student in students)
                 foreach (var method in methods)
                     for (var seed = 0; seed < seeds; seed++)
-                        rows.Add(CompareRun(basis, student, method, seed, display));
+                        rows.Add(CompareRun(basis, student, method, seed, display, data));
             return 0;
         });
         var md = new StringBuilder();
@@ -101,7 +111,7 @@ public static class Commands
     /// <summary>One run of the table. The teacher is trained (and cached) once, with seed 0, by the first run that needs
     /// it; each student run gets its own seed. No per-epoch validation: each run is scored once, by its last epoch, on
     /// the whole held-out split, so no run is chosen by its test accuracy.</summary>
-    static CompareRow CompareRun(DistillSettings basis, string student, DistillationMethod method, int seed, TrainingDisplay display)
+    static CompareRow CompareRun(DistillSettings basis, string student, DistillationMethod method, int seed, TrainingDisplay display, ImageDataSet data)
     {
         var settings = basis with
         {
@@ -109,7 +119,7 @@ public static class Commands
             ValidateEachEpoch = false,
             Output = Path.Combine(basis.Output, "compare", $"{student}-{method}-seed{seed}"),
         };
-        var run = new DistillRunner(settings, display).Run().Students[^1];
+        var run = new DistillRunner(settings, display, data).Run().Students[^1];
         return new CompareRow(student, method, seed, run.Metrics.MicroAccuracy, run.Seconds, Report.TestImages(run.Metrics));
     }
 
@@ -160,9 +170,6 @@ public static class Commands
         var toValue = ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(keepKey.Transform(scored));
         return (new TransformerChain<ITransformer>(scaleKD, keepKey, toValue), scaleKD.ClassNames);
     }
-
-    static double TopK(MulticlassClassificationMetrics metrics, int k) =>
-        metrics.TopKAccuracyForAllK is { Count: > 0 } all ? all[Math.Min(k, all.Count) - 1] : double.NaN;
 
     static string Short(string name) => name.Length <= 8 ? name : name[..7] + "…";
 

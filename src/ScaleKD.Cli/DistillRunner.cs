@@ -13,12 +13,16 @@ namespace ScaleKD.Cli;
 public sealed record StudentRun(DistillationMethod Method, IReadOnlyList<EpochMetrics> History, MulticlassClassificationMetrics Metrics, double Seconds, string ModelPath);
 
 /// <summary>What <see cref="DistillRunner.Run"/> produced: the teacher's epochs (when it was trained here), each student
-/// run, and the data they used.</summary>
-public sealed record DistillOutcome(IReadOnlyList<EpochMetrics> Teacher, IReadOnlyList<StudentRun> Students, ImageDataSet Data);
+/// run that finished, the data they used, and, when a stop was requested, the run it cut short.</summary>
+public sealed record DistillOutcome(IReadOnlyList<EpochMetrics> Teacher, IReadOnlyList<StudentRun> Students, ImageDataSet Data, StoppedRun? Stopped = null);
 
 /// <summary>Distils the student of the settings (the teacher prepared, trained or reused from the cache by ScaleKD.Torch's
-/// <see cref="TeacherPreparation"/>), evaluates it, and saves the model zip.</summary>
-public sealed class DistillRunner(DistillSettings settings, TrainingDisplay display)
+/// <see cref="TeacherPreparation"/>), saves the model zip, then evaluates it. The zip is written before anything else
+/// that could fail, so a late failure (scoring the test split, writing the report) never costs the trained student.</summary>
+/// <param name="data">The data, opened (and checked) by <see cref="Preflight"/>.</param>
+/// <param name="stop">A stop request (Ctrl-C): the student in training finishes its step, its best weights so far are
+/// saved, and no further run starts.</param>
+public sealed class DistillRunner(DistillSettings settings, TrainingDisplay display, ImageDataSet data, CancellationToken stop = default)
 {
     /// <summary>Where from-scratch teachers are cached between runs.</summary>
     public static string TeacherCacheDirectory => Path.Combine(
@@ -33,7 +37,6 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
             GpuDeviceId = settings.Device == "cuda" ? 0 : null,
             FallbackToCpu = false,
         };
-        var data = DataSets.Open(ml, settings.Data, settings.TrainLimit, settings.ValidationLimit, settings.TeacherTrainLimit);
         display.Line($"Data: {data.Description}");
         var keyed = DataSets.LabelToKey(ml, data.ClassNames).Fit(data.Train);
         Directory.CreateDirectory(settings.Output);
@@ -46,14 +49,19 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
             var run = spec with { Method = method, CheckpointDirectory = spec.CheckpointDirectory is { } c ? Path.Combine(c, method.ToString()) : null };
             if (method != DistillationMethod.None)
                 AnnounceTeacher(run, teacherCacheKey, data);
-            runs.Add(RunStudent(ml, run, keyed, data, teacherCacheKey, teacherHistory));
+            AnnounceResume(run);
+            var (finished, stopped) = RunStudent(ml, run, keyed, data, teacherCacheKey, teacherHistory);
+            if (stopped is not null)
+                return new DistillOutcome(teacherHistory, runs, data, stopped);
+            runs.Add(finished!);
         }
         if (teacherHistory.Count == 0 && spec.Method != DistillationMethod.None && spec.Teacher.WeightsPath is null)
             display.Line("The teacher came from the cache; its accuracy when trained is in its .json description.");
         return new DistillOutcome(teacherHistory, runs, data);
     }
 
-    StudentRun RunStudent(MLContext ml, DistillationSpec run, ITransformer keyed, ImageDataSet data, string teacherCacheKey, List<EpochMetrics> teacherHistory)
+    (StudentRun? Finished, StoppedRun? Stopped) RunStudent(MLContext ml, DistillationSpec run, ITransformer keyed, ImageDataSet data, string teacherCacheKey,
+        List<EpochMetrics> teacherHistory)
     {
         var history = new List<EpochMetrics>();
         var clock = Stopwatch.StartNew();
@@ -66,13 +74,52 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
         options.ValidationSet = settings.ValidateEachEpoch ? options.TeacherValidationSet : null;
         options.Progress = display.Phase($"{run.Method} student ({run.Student})", run.Epochs, history.Add);
         options.TeacherProgress = display.Phase($"teacher ({run.Teacher.Model}, from scratch)", run.Teacher.Epochs, teacherHistory.Add);
+        options.CancellationToken = stop;
         var student = ml.MulticlassClassification.Trainers.ScaleKD(options).Fit(train);
-        using var model = new TransformerChain<ITransformer>(student, ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(student.Transform(train)));
-        var metrics = ml.MulticlassClassification.Evaluate(model.Transform(keyed.Transform(data.Test)), scoreColumnName: "Score", predictedLabelColumnName: "PredictedLabel");
         var zip = Path.Combine(settings.Output, run.Method == settings.Spec.Method ? "model.zip" : $"model-{run.Method}.zip");
-        AtomicFile.Write(zip, stream => ml.Model.Save(model, train.Schema, stream));
+        // A stop before the student's first epoch ended (during the teacher's training, say) leaves only initial weights:
+        // nothing worth a zip, and an old zip of a finished run must not be replaced by it.
+        if (stop.IsCancellationRequested && history.Count == 0)
+            return (null, new StoppedRun(run.Method, 0, null, run.CheckpointDirectory));
+        using var model = new TransformerChain<ITransformer>(student, ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(student.Transform(train)));
+        Save(() => AtomicFile.Write(zip, stream => ml.Model.Save(model, train.Schema, stream)), $"Saving the model to {zip}");
+        if (stop.IsCancellationRequested)
+            return (null, new StoppedRun(run.Method, history.Count, zip, run.CheckpointDirectory));
+        MulticlassClassificationMetrics metrics;
+        try
+        {
+            metrics = ml.MulticlassClassification.Evaluate(model.Transform(keyed.Transform(data.Test)), scoreColumnName: "Score", predictedLabelColumnName: "PredictedLabel");
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw CliException.AfterSaving($"Scoring the held-out images failed: {CliException.Cause(e).Message}", zip, e);
+        }
         display.Line($"{run.Method}: test top-1 {metrics.MicroAccuracy:P2} ({clock.Elapsed.TotalSeconds:F0} s); model {zip}");
-        return new StudentRun(run.Method, history, metrics, clock.Elapsed.TotalSeconds, zip);
+        return (new StudentRun(run.Method, history, metrics, clock.Elapsed.TotalSeconds, zip), null);
+    }
+
+    /// <summary>Runs a write; a failed one (full disk, a folder removed) becomes one line naming the file.</summary>
+    static void Save(Action write, string what)
+    {
+        try
+        {
+            write();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"{what} failed: {e.Message}", "free some disk space or choose another --output folder; with --checkpoint-dir the run resumes from its last epoch", e);
+        }
+    }
+
+    /// <summary>Says that a checkpoint is being resumed, or that --resume found none (and starts from epoch 1).</summary>
+    void AnnounceResume(DistillationSpec run)
+    {
+        if (run.CheckpointDirectory is not { } folder || !run.Resume)
+            return;
+        var checkpoint = Path.Combine(folder, TrainingCheckpoint.FileName);
+        display.Line(File.Exists(checkpoint)
+            ? $"Resuming the {run.Method} student from {checkpoint}."
+            : $"No checkpoint at {checkpoint} yet: the {run.Method} student starts from epoch 1.");
     }
 
     /// <summary>Says where the teacher comes from: the given weights, the cache, or training it now (then cached).</summary>
