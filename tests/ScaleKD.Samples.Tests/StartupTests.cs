@@ -30,7 +30,7 @@ public sealed class StartupTests(SampleModel model)
     }
 
     [Fact]
-    public void RunAsAnApplicationABadModelPathExits1WithOneLineAndNoAbort()
+    public async Task RunAsAnApplicationABadModelPathExits1WithOneLineAndNoAbort()
     {
         var missing = Path.Combine(model.Images.Folder, "no-such-model.zip");
         var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -41,7 +41,7 @@ public sealed class StartupTests(SampleModel model)
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         Assert.True(process.WaitForExit(TimeSpan.FromMinutes(1)), "the API kept running with a bad model path");
-        var output = stdout.Result + stderr.Result;
+        var output = await stdout + await stderr;
         Assert.True(process.ExitCode == 1, output);
         Assert.Contains($"Start-up failed: The model zip '{missing}' (ScaleKD:ModelPath) does not exist.", output);
         Assert.DoesNotContain("Unhandled exception", output);
