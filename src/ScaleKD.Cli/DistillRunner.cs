@@ -129,6 +129,8 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
             display.Line($"Teacher: {weights}");
         else if (TeacherCache.PathFor(run, teacherCacheKey) is { } cached && TeacherFiles.Exists(cached))
             display.Line($"Teacher: {cached}");
+        else if (run.Resume && run.ForTeacherTraining().CheckpointDirectory is { } folder && File.Exists(Path.Combine(folder, TrainingCheckpoint.FileName)))
+            display.Line($"Resuming the teacher's training from {Path.Combine(folder, TrainingCheckpoint.FileName)}; it is cached in {TeacherCacheDirectory} once trained.");
         else
             display.Line($"Training the teacher {run.Teacher.Model} on {data.ClassNames.Count} classes; it is cached in {TeacherCacheDirectory} for later runs.");
     }

@@ -133,6 +133,27 @@ public sealed class ReliabilityTests(ReliabilityTests.Data data) : IClassFixture
     }
 
     [Fact]
+    public void AStopWhileTheTeacherTrainsKeepsItsCheckpointAndTheResumedRunContinuesIt()
+    {
+        var output = Path.Combine(data.Root, "teacher-stopped");
+        string[] arguments =
+        [
+            "distill", "--data", data.Images, "--preset", "none", "--method", "VanillaKD", "--teacher", "vit_pico_patch4_32", "--teacher-epochs", "500",
+            "--student", "resnet_pico", "--image-size", "16", "--epochs", "1", "--batch", "8", "--augment", "none", "--output", output,
+        ];
+        var (exit, stdout) = RunUntil(arguments, "epoch 2/500", "INT");
+        Assert.True(exit == 130, stdout);
+        Assert.Contains("Stopped before the VanillaKD student finished an epoch: no model was saved.", stdout);
+        var teacherCheckpoint = Path.Combine(output, "checkpoints", "VanillaKD", "teacher", "last.ckpt");
+        Assert.True(File.Exists(teacherCheckpoint), stdout);
+        Assert.False(File.Exists(Path.Combine(output, "model.zip")));
+
+        var (resumedExit, resumedOut) = RunUntil([.. arguments, "--resume"], "Resuming the teacher's training from", "INT");
+        Assert.True(resumedExit == 130, resumedOut);
+        Assert.Contains($"Resuming the teacher's training from {teacherCheckpoint}", resumedOut);
+    }
+
+    [Fact]
     public void EvaluateScoresTheWholeFolderByDefaultAndRejectsALimitBelowOne()
     {
         var output = Path.Combine(data.Root, "for-evaluate");
