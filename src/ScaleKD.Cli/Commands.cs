@@ -161,8 +161,21 @@ public static class Commands
     {
         if (!File.Exists(path))
             throw new CliException($"Model '{path}' does not exist.", "scalekd distill writes model.zip into its --output folder");
-        var model = ml.Model.Load(path, out _);
-        var scaleKD = ((IEnumerable<ITransformer>)model).OfType<MLNet.ScaleKDTransformer>().FirstOrDefault()
+        if (Directory.Exists(path))
+            throw new CliException($"Model '{path}' is a folder.", "pass the model.zip that scalekd distill wrote into it");
+        ITransformer model;
+        try
+        {
+            model = ml.Model.Load(path, out _);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // ML.NET's own words for a foreign file ("Could not load legacy format model") do not say what to do.
+            throw new CliException($"'{path}' is not an ML.NET model zip this tool can read ({CliException.Cause(e).Message}).",
+                "use a model zip written by scalekd distill, or by MLContext.Model.Save of a pipeline with a ScaleKD step", e);
+        }
+        // A zip of one transformer is not a chain: ask, do not cast ("Unable to cast 'ValueToKeyMappingTransformer'").
+        var scaleKD = (model as IEnumerable<ITransformer> ?? [model]).OfType<MLNet.ScaleKDTransformer>().FirstOrDefault()
             ?? throw new CliException($"'{path}' holds no ScaleKD student.", "use a model zip written by scalekd distill");
         // Evaluate needs the predicted key beside the mapped-back label: keep a copy of the key column.
         var scored = scaleKD.Transform(ml.Data.LoadFromEnumerable(Array.Empty<ImageBytesRow>()));

@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using ScaleKD.Torch.IO;
 using ScaleKD.Torch.Training.Data;
 using SkiaSharp;
 
@@ -12,7 +13,10 @@ namespace ScaleKD.Cli;
 /// <param name="TeacherTrain">Rows a from-scratch teacher learns from (all training data, even when the student's is limited).</param>
 /// <param name="ClassNames">Class names in key order.</param>
 /// <param name="Description">What was loaded, for reports.</param>
-public sealed record ImageDataSet(IDataView Train, IDataView Validation, IDataView Test, IDataView TeacherTrain, IReadOnlyList<string> ClassNames, string Description);
+/// <param name="Fingerprint">A hash of the data's files (paths, sizes, modification times): part of the teacher cache's
+/// key, so that data replaced in place trains a new teacher.</param>
+public sealed record ImageDataSet(IDataView Train, IDataView Validation, IDataView Test, IDataView TeacherTrain, IReadOnlyList<string> ClassNames, string Description,
+    string Fingerprint);
 
 /// <summary>Opens <c>--data</c>: a Fashion-MNIST IDX folder (the default), an image folder with one sub-folder per class,
 /// or a TSV of "label TAB image path" lines. The subsets (held-out split, limited training set) are always drawn with
@@ -41,7 +45,8 @@ public static class DataSets
         var teacherTrain = Balanced(train, teacherTrainLimit);
         var classes = ClassNames(rows);
         return new ImageDataSet(FromFiles(ml, limited), FromFiles(ml, validation), FromFiles(ml, test), FromFiles(ml, teacherTrain), classes,
-            $"{data}: {limited.Count} training images, {validation.Count} checked each epoch of {test.Count} held out, {classes.Count} classes");
+            $"{data}: {limited.Count} training images, {validation.Count} checked each epoch of {test.Count} held out, {classes.Count} classes",
+            FileFingerprint.Of(rows.Select(r => r.Path)));
     }
 
     /// <summary>Labelled images to score (<c>evaluate</c>): all of an image folder or TSV, or only the fifth that distill
@@ -165,7 +170,8 @@ public static class DataSets
         var validation = validationLimit is { } v ? test.TakeStratified(v, SubsetSeed + 1) : test;
         return new ImageDataSet(FromIdx(ml, train), FromIdx(ml, validation), FromIdx(ml, test), FromIdx(ml, teacherTrain), FashionMnist.ClassNames,
             $"Fashion-MNIST ({folder}): {train.Count} training images for the student{(trainLimit is null ? "" : $" (of {allTrain.Count})")}, " +
-            $"{teacherTrain.Count} for a from-scratch teacher, {validation.Count} test images checked each epoch, all {test.Count} for the final accuracy");
+            $"{teacherTrain.Count} for a from-scratch teacher, {validation.Count} test images checked each epoch, all {test.Count} for the final accuracy",
+            FileFingerprint.Of(Directory.EnumerateFiles(folder, "*-ubyte*").Order(StringComparer.Ordinal)));
     }
 
     /// <summary>IDX images encoded as PNG bytes on the fly, so they take the same path as image files.</summary>

@@ -135,10 +135,12 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
             display.Line($"Training the teacher {run.Teacher.Model} on {data.ClassNames.Count} classes; it is cached in {TeacherCacheDirectory} for later runs.");
     }
 
-    /// <summary>Names the teacher's data for the cache: where it lives, its classes, and the subsets the teacher sees
-    /// (its training images, and the validation images that choose its best epoch). The student's subset is not part
-    /// of it, so one teacher serves every student size.</summary>
+    /// <summary>Names the teacher's data for the cache: where it lives, its classes, the subsets the teacher sees (its
+    /// training images, and the validation images that choose its best epoch), and the fingerprint of its files, so that
+    /// images replaced in place train a new teacher instead of reusing a stale one. The student's subset is not part of
+    /// it, so one teacher serves every student size.</summary>
     string TeacherCacheKey(ImageDataSet data) =>
         $"{Path.GetFullPath(settings.Data ?? Torch.Training.Data.FashionMnist.DefaultDirectory)}|{string.Join("|", data.ClassNames)}" +
-        $"|teacher images {settings.TeacherTrainLimit?.ToString() ?? "all"}|validation images {settings.ValidationLimit?.ToString() ?? "all"}";
+        $"|teacher images {settings.TeacherTrainLimit?.ToString() ?? "all"}|validation images {settings.ValidationLimit?.ToString() ?? "all"}" +
+        $"|files {data.Fingerprint}";
 }

@@ -63,7 +63,7 @@ public sealed class Preflight
             check.Writable("the teacher cache (XDG_CACHE_HOME)", DistillRunner.TeacherCacheDirectory);
 
         var data = DataSets.Open(ml, settings.Data, limitsValid ? settings.TrainLimit : null, limitsValid ? settings.ValidationLimit : null,
-            limitsValid ? settings.TeacherTrainLimit : null, files => check.ImageFiles(files, skipBadImages, say));
+            limitsValid ? settings.TeacherTrainLimit : null, files => WarnAboutTinyClasses(check.ImageFiles(files, skipBadImages, say), say));
         check.ThrowIfAny("--skip-bad-images leaves bad image files out; fix the options named above");
         return data;
     }
@@ -76,6 +76,14 @@ public sealed class Preflight
         var set = DataSets.OpenForScoring(ml, data, heldOutOnly, limitValid ? limit : null, files => check.ImageFiles(files, skipBadImages, say));
         check.ThrowIfAny("--skip-bad-images leaves bad image files out; fix the options named above");
         return set;
+    }
+
+    /// <summary>A class of one image cannot be both trained on and tested: it trains, but its accuracy means little.</summary>
+    static IReadOnlyList<ImageFile> WarnAboutTinyClasses(IReadOnlyList<ImageFile> files, Action<string> say)
+    {
+        foreach (var tiny in files.GroupBy(f => f.Label).Where(g => g.Count() < 2).OrderBy(g => g.Key, StringComparer.Ordinal))
+            say($"warning: class '{tiny.Key}' has a single image ({tiny.First().Where}); it cannot be both trained on and tested.");
+        return files;
     }
 
     void Add(string problem) => _problems.Add(problem);

@@ -33,7 +33,8 @@ public static class Report
         md.AppendLine();
         md.AppendLine("## Settings");
         md.AppendLine($"- data: {data.Description}");
-        md.AppendLine($"- teacher: `{spec.Teacher.Model}`" + (spec.Teacher.WeightsPath is { } w ? $" from `{w}`" : $", trained from scratch for {spec.Teacher.Epochs} epochs on all training images (cached)"));
+        md.AppendLine($"- teacher: `{spec.Teacher.Model}`" + (spec.Teacher.WeightsPath is { } w ? $" from `{w}`" : $", trained from scratch for {spec.Teacher.Epochs} epochs on " +
+            (settings.TeacherTrainLimit is { } teacherImages ? $"a class-balanced {teacherImages} of the training images" : "all training images") + " (cached)"));
         md.AppendLine($"- student: `{spec.Student}`; method {spec.Method}; {spec.Epochs} epochs; batch {spec.BatchSize}; {spec.ImageSize} px; seed {spec.Seed}"
             + (spec.Optimizer is { } recipe ? $"; {recipe.Description}" : "; the official optimizer recipe")
             + $"; {settings.AugmentationName} augmentation");

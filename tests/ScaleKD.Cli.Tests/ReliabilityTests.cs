@@ -11,12 +11,13 @@ namespace ScaleKD.Cli.Tests;
 [Trait("Category", "Cli")]
 public sealed class ReliabilityTests(ReliabilityTests.Data data) : IClassFixture<ReliabilityTests.Data>
 {
-    /// <summary>27 Fashion-MNIST PNGs in three class folders, and a TSV listing them with three bad lines among them.</summary>
+    /// <summary>27 Fashion-MNIST PNGs in three class folders, and a TSV listing them with three bad lines among them and
+    /// a class of a single image at the end.</summary>
     public sealed class Data : IDisposable
     {
         public Data()
         {
-            FashionPngFolder.Write(Images, draw: 90);
+            FashionClassFolders.Write(Images, draw: 90);
             var good = Directory.EnumerateFiles(Images, "*.png", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
                 .Select(f => $"{Path.GetFileName(Path.GetDirectoryName(f))}\t{Path.GetRelativePath(Root, f)}").ToList();
             var first = Directory.EnumerateFiles(Path.Combine(Images, "Bag")).Order(StringComparer.Ordinal).First();
@@ -27,6 +28,7 @@ public sealed class ReliabilityTests(ReliabilityTests.Data data) : IClassFixture
             lines.Insert(2, "Bag\tmissing.png");      // line 3
             lines.Insert(4, "Bag\ttruncated.png");    // line 5
             lines.Insert(6, "Trouser\tnotes.png");    // line 7
+            lines.Add($"Solo\t{Path.GetRelativePath(Root, first)}"); // a class of one image
             File.WriteAllLines(Tsv, lines);
             GoodImages = good.Count;
         }
@@ -93,6 +95,7 @@ public sealed class ReliabilityTests(ReliabilityTests.Data data) : IClassFixture
         Assert.True(result.ExitCode == 0, result.StandardError + result.StandardOutput);
         Assert.Contains("Skipping 3 bad image files (--skip-bad-images):", result.StandardOutput);
         Assert.Contains($"{data.Tsv} line 5: {Path.Combine(data.Root, "truncated.png")}", result.StandardOutput);
+        Assert.Contains("warning: class 'Solo' has a single image", result.StandardOutput);
         Assert.True(File.Exists(Path.Combine(output, "model.zip")));
     }
 
@@ -213,6 +216,37 @@ public sealed class ReliabilityTests(ReliabilityTests.Data data) : IClassFixture
             .GroupBy(r => r.Label).Select(g => g.Count()).ToArray();
         Assert.Equal([2, 2, 2], Counts(set.Train));
         Assert.Equal([3, 3, 3], Counts(set.TeacherTrain));
+    }
+
+    [Fact]
+    public void TheTeacherCacheKeyChangesWhenAnImageIsReplacedInPlace()
+    {
+        var ml = new MLContext(seed: 0);
+        var before = DataSets.Open(ml, data.Images, trainLimit: null, validationLimit: null).Fingerprint;
+        Assert.Equal(before, DataSets.Open(ml, data.Images, trainLimit: null, validationLimit: null).Fingerprint);
+        var image = Directory.EnumerateFiles(Path.Combine(data.Images, "Sneaker")).Order(StringComparer.Ordinal).First();
+        var written = File.GetLastWriteTimeUtc(image);
+        File.SetLastWriteTimeUtc(image, written.AddMinutes(1)); // rewritten in place: same path, same size
+        try
+        {
+            Assert.NotEqual(before, DataSets.Open(ml, data.Images, trainLimit: null, validationLimit: null).Fingerprint);
+        }
+        finally
+        {
+            File.SetLastWriteTimeUtc(image, written);
+        }
+    }
+
+    [Fact]
+    public void AForeignZipIsNamedWithARemedy()
+    {
+        var foreign = Path.Combine(data.Root, "foreign.zip");
+        using (var zip = System.IO.Compression.ZipFile.Open(foreign, System.IO.Compression.ZipArchiveMode.Create))
+            zip.CreateEntry("readme.txt");
+        var result = data.Scalekd("predict", "--model", foreign, Directory.EnumerateFiles(Path.Combine(data.Images, "Bag")).First());
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith($"error: '{foreign}' is not an ML.NET model zip this tool can read", result.StandardError);
+        Assert.Contains("hint: use a model zip written by scalekd distill", result.StandardError);
     }
 
     /// <summary>Runs the tool until a line of its output contains <paramref name="trigger"/>, sends it the signal, and

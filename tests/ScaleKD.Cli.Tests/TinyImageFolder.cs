@@ -10,7 +10,7 @@ public sealed class TinyImageFolder : IDisposable
 {
     public TinyImageFolder()
     {
-        FashionPngFolder.Write(Images, draw: 300);
+        FashionClassFolders.Write(Images, draw: 300);
         Distill = Scalekd("distill", "--data", Images, "--preset", "none", "--teacher", "vit_pico_patch4_32", "--student", "resnet_pico",
             "--image-size", "64", "--epochs", "2", "--teacher-epochs", "1", "--batch", "16", "--lr", "5e-3", "--augment", "none",
             "--baseline", "--output", Output);

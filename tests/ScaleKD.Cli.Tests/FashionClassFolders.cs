@@ -5,7 +5,7 @@ namespace ScaleKD.Cli.Tests;
 
 /// <summary>Writes Fashion-MNIST test images of three classes (Trouser, Sneaker, Bag) as 28×28 PNG files, one sub-folder
 /// per class: real images in the layout a user gives the tool.</summary>
-public static class FashionPngFolder
+public static class FashionClassFolders
 {
     /// <summary>Writes the images of a class-balanced draw of <paramref name="draw"/> test images that belong to the three classes.</summary>
     public static void Write(string folder, int draw)
