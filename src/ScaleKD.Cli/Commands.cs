@@ -77,18 +77,37 @@ public static class Commands
     /// <summary><c>compare</c>: methods × students × seeds with one cached teacher, as a mean ± std table.</summary>
     public static int Compare(DistillSettings basis, IReadOnlyList<string> students, IReadOnlyList<DistillationMethod> methods, int seeds, bool skipBadImages = false)
     {
+        using var stop = new GracefulStop();
         var rows = new List<CompareRow>();
         var display = new TrainingDisplay();
         // Checked and opened once: every run uses the same images.
         var data = Preflight.Distill(new MLContext(seed: 0), basis, students, methods, skipBadImages, display.Line, seeds);
-        display.Run(() =>
+        var runs = from student in students from method in methods from seed in Enumerable.Range(0, seeds) select (student, method, seed);
+        var stopped = display.Run(() =>
         {
-            foreach (var student in students)
-                foreach (var method in methods)
-                    for (var seed = 0; seed < seeds; seed++)
-                        rows.Add(CompareRun(basis, student, method, seed, display, data));
-            return 0;
+            foreach (var (student, method, seed) in runs)
+            {
+                var outcome = CompareRun(basis, student, method, seed, display, data, stop.Token);
+                if (outcome.Stopped is { } cut)
+                    return cut;
+                var run = outcome.Students[^1];
+                rows.Add(new CompareRow(student, method, seed, run.Metrics.MicroAccuracy, run.Seconds, Report.TestImages(run.Metrics)));
+            }
+            return null;
         });
+        if (rows.Count > 0)
+            WriteTable(basis, students, methods, seeds, rows);
+        if (stopped is null)
+            return 0;
+        // A table of the finished runs only would mix seeds unevenly; compare has no checkpoints, so it reruns in full.
+        Console.WriteLine($"Stopped during a {stopped.Method} run after {rows.Count} finished run{(rows.Count == 1 ? "" : "s")}" +
+                          (stopped.ModelPath is { } saved ? $"; its best weights so far are saved in {saved}." : ".") +
+                          (rows.Count > 0 ? $" {Path.Combine(basis.Output, "compare.md")} holds the finished runs only." : ""));
+        return stop.ExitCode;
+    }
+
+    static void WriteTable(DistillSettings basis, IReadOnlyList<string> students, IReadOnlyList<DistillationMethod> methods, int seeds, List<CompareRow> rows)
+    {
         var md = new StringBuilder();
         md.AppendLine($"# compare: teacher {basis.Spec.Teacher.Model}, {basis.Spec.Epochs} student epochs, {basis.Spec.ImageSize} px, {seeds} seeds");
         md.AppendLine();
@@ -103,7 +122,6 @@ public static class Commands
         Directory.CreateDirectory(basis.Output);
         AtomicFile.WriteAllText(Path.Combine(basis.Output, "compare.md"), md.ToString());
         Console.WriteLine(md.ToString());
-        return 0;
     }
 
     sealed record CompareRow(string Student, DistillationMethod Method, int Seed, double Top1, double Seconds, long TestImages);
@@ -111,7 +129,8 @@ public static class Commands
     /// <summary>One run of the table. The teacher is trained (and cached) once, with seed 0, by the first run that needs
     /// it; each student run gets its own seed. No per-epoch validation: each run is scored once, by its last epoch, on
     /// the whole held-out split, so no run is chosen by its test accuracy.</summary>
-    static CompareRow CompareRun(DistillSettings basis, string student, DistillationMethod method, int seed, TrainingDisplay display, ImageDataSet data)
+    static DistillOutcome CompareRun(DistillSettings basis, string student, DistillationMethod method, int seed, TrainingDisplay display, ImageDataSet data,
+        CancellationToken stop)
     {
         var settings = basis with
         {
@@ -119,8 +138,7 @@ public static class Commands
             ValidateEachEpoch = false,
             Output = Path.Combine(basis.Output, "compare", $"{student}-{method}-seed{seed}"),
         };
-        var run = new DistillRunner(settings, display, data).Run().Students[^1];
-        return new CompareRow(student, method, seed, run.Metrics.MicroAccuracy, run.Seconds, Report.TestImages(run.Metrics));
+        return new DistillRunner(settings, display, data, stop).Run();
     }
 
     /// <summary><c>import-teacher</c>: how a checkpoint fits an architecture.</summary>

@@ -129,13 +129,14 @@ public sealed class Preflight
             using var model = ModelRegistry.Create(student, new ModelOptions(NumClasses: 2, ImageSize: imageSize));
             if (scaleKD is not null && ScaleKDObjective.SinglePositionStage(model, scaleKD) is { } stage)
             {
-                var smallest = Enumerable.Range(1, 6).Select(k => imageSize << k).First(size =>
+                // The smallest doubling that works, to name in the remedy (a few doublings at most: CNNs halve the size per stage).
+                var smallest = Enumerable.Range(1, 3).Select(k => imageSize << k).Where(size => size <= MaxImageSize).FirstOrDefault(size =>
                 {
                     using var larger = ModelRegistry.Create(student, new ModelOptions(NumClasses: 2, ImageSize: size));
                     return ScaleKDObjective.SinglePositionStage(larger, scaleKD) is null;
                 });
                 Add($"--student {student} at --image-size {imageSize} has a single position in its stage-{stage} map, which leaves ScaleKD's " +
-                    $"frequency view without signal: use --image-size {smallest} or more, or --method VanillaKD.");
+                    $"frequency view without signal: use {(smallest > 0 ? $"--image-size {smallest} or more" : "a larger --image-size")}, or --method VanillaKD.");
             }
         }
         catch (ArgumentException e)

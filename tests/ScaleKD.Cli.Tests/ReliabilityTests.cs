@@ -87,6 +87,19 @@ public sealed class ReliabilityTests(ReliabilityTests.Data data) : IClassFixture
     }
 
     [Fact]
+    public void CtrlCStopsACompareKeepingTheCutRunsBestModel()
+    {
+        var output = Path.Combine(data.Root, "compare-stopped");
+        var (exit, stdout) = RunUntil(["compare", "--data", data.Images, "--students", "resnet_pico", "--methods", "None", "--seeds", "2", "--image-size", "16",
+            "--epochs", "500", "--batch", "8", "--augment", "none", "--output", output], "epoch 2/500", "INT");
+        Assert.True(exit == 130, stdout);
+        var model = Path.Combine(output, "compare", "resnet_pico-None-seed0", "model.zip");
+        Assert.Contains($"Stopped during a None run after 0 finished runs; its best weights so far are saved in {model}.", stdout);
+        Assert.True(File.Exists(model));
+        Assert.False(File.Exists(Path.Combine(output, "compare.md")));
+    }
+
+    [Fact]
     public void SkipBadImagesListsThemAndTrainsOnTheRest()
     {
         var output = Path.Combine(data.Root, "skipped");
