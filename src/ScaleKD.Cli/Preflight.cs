@@ -16,6 +16,7 @@ namespace ScaleKD.Cli;
 public sealed class Preflight
 {
     readonly List<string> _problems = [];
+    int _badImageCount;
 
     /// <summary>The largest --image-size accepted: beyond it a batch no longer fits in memory, and libtorch fails with
     /// native frames instead of a message.</summary>
@@ -64,7 +65,7 @@ public sealed class Preflight
 
         var data = DataSets.Open(ml, settings.Data, limitsValid ? settings.TrainLimit : null, limitsValid ? settings.ValidationLimit : null,
             limitsValid ? settings.TeacherTrainLimit : null, files => WarnAboutTinyClasses(check.ImageFiles(files, skipBadImages, say), say));
-        check.ThrowIfAny("--skip-bad-images leaves bad image files out; fix the options named above");
+        check.ThrowIfAny();
         return data;
     }
 
@@ -74,7 +75,7 @@ public sealed class Preflight
         var check = new Preflight();
         var limitValid = check.AtLeastOne("--limit", limit);
         var set = DataSets.OpenForScoring(ml, data, heldOutOnly, limitValid ? limit : null, files => check.ImageFiles(files, skipBadImages, say));
-        check.ThrowIfAny("--skip-bad-images leaves bad image files out; fix the options named above");
+        check.ThrowIfAny();
         return set;
     }
 
@@ -88,12 +89,18 @@ public sealed class Preflight
 
     void Add(string problem) => _problems.Add(problem);
 
-    void ThrowIfAny(string hint)
+    void ThrowIfAny()
     {
+        var hint = (_badImageCount > 0, _problems.Count > _badImageCount) switch
+        {
+            (true, true) => "fix the options and settings named above; --skip-bad-images leaves the bad image files out",
+            (true, false) => "fix or remove those image files, or pass --skip-bad-images to leave them out",
+            _ => "fix the options and settings named above",
+        };
         if (_problems.Count == 1)
             throw new CliException(_problems[0], hint);
         if (_problems.Count > 1)
-            throw new CliException($"{_problems.Count} problems, found before training:{Environment.NewLine}  " + string.Join(Environment.NewLine + "  ", _problems), hint);
+            throw new CliException($"{_problems.Count} problems, found before starting:{Environment.NewLine}  " + string.Join(Environment.NewLine + "  ", _problems), hint);
     }
 
     /// <summary>False (and a problem) when the option was given below 1.</summary>
@@ -193,6 +200,7 @@ public sealed class Preflight
         if (!skip)
         {
             _problems.AddRange(lines);
+            _badImageCount = lines.Count;
             return files;
         }
         say($"Skipping {bad.Count} bad image file{(bad.Count == 1 ? "" : "s")} (--skip-bad-images):");

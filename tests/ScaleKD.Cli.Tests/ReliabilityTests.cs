@@ -72,7 +72,8 @@ public sealed class ReliabilityTests(ReliabilityTests.Data data) : IClassFixture
         Assert.Contains($"{data.Tsv} line 3: {Path.Combine(data.Root, "missing.png")}: no such file", error);
         Assert.Contains($"{data.Tsv} line 5: {Path.Combine(data.Root, "truncated.png")}: a truncated PNG", error);
         Assert.Contains($"{data.Tsv} line 7: {Path.Combine(data.Root, "notes.png")}: not a PNG, JPEG, BMP, GIF or WebP image", error);
-        Assert.Contains("7 problems, found before training:", error);
+        Assert.Contains("7 problems, found before starting:", error);
+        Assert.Contains("hint: fix the options and settings named above; --skip-bad-images leaves the bad image files out", error);
         Assert.DoesNotContain("   at ", error);
         Assert.False(Directory.Exists(output), "an early error must leave no output folder");
     }
@@ -83,7 +84,8 @@ public sealed class ReliabilityTests(ReliabilityTests.Data data) : IClassFixture
         var result = data.Scalekd("compare", "--data", data.Images, "--seeds", "0", "--students", "resnet_pico", "--methods", "None",
             "--output", Path.Combine(data.Root, "compare-never"));
         Assert.Equal(1, result.ExitCode);
-        Assert.Equal("error: --seeds 0 must be at least 1.", result.StandardError.Split('\n')[0]);
+        Assert.Equal(["error: --seeds 0 must be at least 1.", "hint: fix the options and settings named above"],
+            result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
     [Fact]
