@@ -9,6 +9,7 @@ namespace ScaleKD.Cli.Tests;
 /// checks the exit code, that the message names the file, line or option at fault, and what is left on disk.
 /// </summary>
 [Trait("Category", "Cli")]
+[Collection(ToolProcessCollection.Name)]
 public sealed class ReliabilityTests(ReliabilityTests.Data data) : IClassFixture<ReliabilityTests.Data>
 {
     /// <summary>27 Fashion-MNIST PNGs in three class folders, and a TSV listing them with three bad lines among them and
