@@ -51,8 +51,10 @@ public static class ImageUpload
             // Kestrel's own body limit, or a malformed request.
             throw new UploadException(e.StatusCode, e.StatusCode == StatusCodes.Status413PayloadTooLarge ? "Image too large" : "Bad request", e.Message);
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException or IOException)
         {
+            // A malformed or truncated multipart body (the multipart reader throws IOException for a body that ends
+            // before its closing boundary) is the client's error, not the server's.
             throw new UploadException(StatusCodes.Status400BadRequest, "Unreadable form", $"The multipart form could not be read: {e.Message}");
         }
         throw new UploadException(StatusCodes.Status415UnsupportedMediaType, "Unsupported content type",

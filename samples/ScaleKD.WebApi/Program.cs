@@ -31,6 +31,11 @@ try
 catch (Exception e)
 {
     app.Logger.LogCritical("Start-up failed: {Reason}", e.Message);
+    // Run as the application, the line above says it all: exit 1, not an unhandled exception (which aborts with a
+    // stack trace). Hosted by WebApplicationFactory (the entry assembly is then the test host), the exception is how
+    // the start-up failure reaches the test.
+    if (System.Reflection.Assembly.GetEntryAssembly() == typeof(Program).Assembly)
+        return 1;
     throw;
 }
 
@@ -67,6 +72,7 @@ app.MapGet("/health", (ImageClassifier classifier) =>
     Results.Ok(new { status = "ok", kind = classifier.Model.Kind, student = classifier.Model.Student, classes = classifier.ClassNames.Count, imageSize = classifier.Model.ImageSize }));
 
 app.Run();
+return 0;
 
 /// <summary>Visible to WebApplicationFactory in the tests.</summary>
 public partial class Program;

@@ -12,8 +12,9 @@ public sealed class ScaleKDServiceOptions
     public long MaxImageBytes { get; set; } = 10 * 1024 * 1024;
 
     /// <summary>The largest accepted image by pixel count: a small PNG can decode to gigabytes, so the header is
-    /// checked before decoding.</summary>
-    public long MaxImagePixels { get; set; } = 40_000_000;
+    /// checked before decoding. 4096×4096 by default: far more than a classifier looks at (it scales every image to its
+    /// input size), and one decoded image then costs at most 64 MB.</summary>
+    public long MaxImagePixels { get; set; } = 4096 * 4096;
 
     /// <summary>Predictions running at once (one pooled engine each); 0 means one per CPU core, since scoring is
     /// CPU-bound and more parallel forward passes only compete for the same cores.</summary>

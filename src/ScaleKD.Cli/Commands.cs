@@ -17,32 +17,34 @@ public static class Commands
 {
     /// <summary><c>evaluate</c>: accuracy, per-class precision and recall, and the confusion matrix; with
     /// <paramref name="json"/>, one JSON object instead of the tables.</summary>
-    public static int Evaluate(string modelPath, string? data, int? limit, bool json = false)
+    /// <param name="heldOutOnly">Score only the test fifth of an image folder or TSV that distill holds out; otherwise all of it.</param>
+    /// <param name="skipBadImages">Leave out (and list) unreadable image files instead of failing.</param>
+    public static int Evaluate(string modelPath, string? data, int? limit, bool heldOutOnly = false, bool skipBadImages = false, bool json = false)
     {
         var ml = new MLContext(seed: 0);
+        var dataSet = Preflight.Evaluate(ml, data, heldOutOnly, limit, skipBadImages, json ? Console.Error.WriteLine : Console.WriteLine);
         var scoring = ScoringModel.Load(ml, modelPath);
         var classNames = scoring.ClassNames;
-        // The test split: Fashion-MNIST's, or a fifth of a folder or TSV (a model's own runs never chose by it).
-        var dataSet = DataSets.Open(ml, data, trainLimit: 1, validationLimit: null);
-        var heldOut = limit is { } count ? ml.Data.TakeRows(dataSet.Test, count) : dataSet.Test;
         var unknown = dataSet.ClassNames.Except(classNames).ToList();
         if (unknown.Count > 0)
             Console.Error.WriteLine($"warning: classes the model does not know are counted as misses: {string.Join(", ", unknown)}");
         using var files = scoring.TakesPaths ? new ImageFiles() : null;
-        var rows = files?.Write(ml, heldOut) ?? heldOut;
+        var rows = files?.Write(ml, dataSet.Rows) ?? dataSet.Rows;
         var scored = scoring.Model.Transform(DataSets.LabelToKey(ml, classNames).Fit(rows).Transform(rows));
         // A stock zip's PredictedLabel is the class name: its key, in the label's key order, is what the evaluator reads.
         if (scoring.TakesPaths)
             scored = ml.Transforms.Conversion.MapValueToKey("PredictedLabelKey", "PredictedLabel",
                 keyData: ml.Data.LoadFromEnumerable(classNames.Select(n => new PredictedName { PredictedLabel = n }))).Fit(scored).Transform(scored);
-        var metrics = ml.MulticlassClassification.Evaluate(scored, predictedLabelColumnName: "PredictedLabelKey");
+        var metrics = ml.MulticlassClassification.Evaluate(scored, predictedLabelColumnName: "PredictedLabelKey", topKPredictionCount: Math.Min(5, classNames.Count));
         if (json)
         {
             Console.WriteLine(JsonOutput.Evaluation(modelPath, dataSet.Description, classNames, metrics, TopK(metrics, 5)));
             return 0;
         }
-        AnsiConsole.MarkupLine(Markup.Escape($"{dataSet.Description}"));
-        AnsiConsole.MarkupLine($"[bold]top-1 accuracy {metrics.MicroAccuracy:P2}[/], macro accuracy {metrics.MacroAccuracy:P2}, log-loss {metrics.LogLoss:F3}, top-5 {TopK(metrics, 5):P2}");
+        Console.WriteLine(dataSet.Description);
+        // Top-5 of five classes or fewer is always 100 %: it says nothing, so it is left out.
+        var topFive = classNames.Count > 5 ? $", top-5 {metrics.TopKAccuracy:P2}" : "";
+        AnsiConsole.MarkupLine($"[bold]top-1 accuracy {metrics.MicroAccuracy:P2}[/] ({Report.TestImages(metrics)} images), macro accuracy {metrics.MacroAccuracy:P2}, log-loss {metrics.LogLoss:F3}{topFive}");
         var table = new Table().AddColumns("class", "precision", "recall");
         for (var i = 0; i < classNames.Count; i++)
             table.AddRow(Markup.Escape(classNames[i]), $"{metrics.ConfusionMatrix.PerClassPrecision[i]:P1}", $"{metrics.ConfusionMatrix.PerClassRecall[i]:P1}");
@@ -60,6 +62,8 @@ public static class Commands
     /// object per image and line with every class's probability.</summary>
     public static int Predict(string modelPath, IReadOnlyList<string> images, int top, bool json = false)
     {
+        if (top < 1)
+            throw new CliException($"--top {top} must be at least 1.", "--top N shows the N most probable labels of each image");
         var ml = new MLContext(seed: 0);
         var scoring = ScoringModel.Load(ml, modelPath);
         var classNames = scoring.ClassNames;
@@ -67,6 +71,8 @@ public static class Commands
         using var pathEngine = scoring.TakesPaths ? ml.Model.CreatePredictionEngine<ImagePathRow, ImagePrediction>(scoring.Model) : null;
         foreach (var image in images)
         {
+            if (Directory.Exists(image))
+                throw new CliException($"'{image}' is a folder, not an image file.", $"pass its files ({Path.Combine(image, "*.png")}), or score a labelled folder with: scalekd evaluate --model {modelPath} --data {image}");
             if (!File.Exists(image))
                 throw new CliException($"Image '{image}' does not exist.", "pass image file paths after the options");
             ImagePrediction prediction;
@@ -126,18 +132,39 @@ public static class Commands
     }
 
     /// <summary><c>compare</c>: methods × students × seeds with one cached teacher, as a mean ± std table.</summary>
-    public static int Compare(DistillSettings basis, IReadOnlyList<string> students, IReadOnlyList<DistillationMethod> methods, int seeds)
+    public static int Compare(DistillSettings basis, IReadOnlyList<string> students, IReadOnlyList<DistillationMethod> methods, int seeds, bool skipBadImages = false)
     {
+        using var stop = new GracefulStop();
         var rows = new List<CompareRow>();
         var display = new TrainingDisplay();
-        display.Run(() =>
+        // Checked and opened once: every run uses the same images.
+        var data = Preflight.Distill(new MLContext(seed: 0), basis, students, methods, skipBadImages, display.Line, seeds);
+        var runs = from student in students from method in methods from seed in Enumerable.Range(0, seeds) select (student, method, seed);
+        var stopped = display.Run(() =>
         {
-            foreach (var student in students)
-                foreach (var method in methods)
-                    for (var seed = 0; seed < seeds; seed++)
-                        rows.Add(CompareRun(basis, student, method, seed, display));
-            return 0;
+            foreach (var (student, method, seed) in runs)
+            {
+                var outcome = CompareRun(basis, student, method, seed, display, data, stop.Token);
+                if (outcome.Stopped is { } cut)
+                    return cut;
+                var run = outcome.Students[^1];
+                rows.Add(new CompareRow(student, method, seed, run.Metrics.MicroAccuracy, run.Seconds, Report.TestImages(run.Metrics)));
+            }
+            return null;
         });
+        if (rows.Count > 0)
+            WriteTable(basis, students, methods, seeds, rows);
+        if (stopped is null)
+            return 0;
+        // A table of the finished runs only would mix seeds unevenly; compare has no checkpoints, so it reruns in full.
+        Console.WriteLine($"Stopped during a {stopped.Method} run after {rows.Count} finished run{(rows.Count == 1 ? "" : "s")}" +
+                          (stopped.ModelPath is { } saved ? $"; its best weights so far are saved in {saved}." : ".") +
+                          (rows.Count > 0 ? $" {Path.Combine(basis.Output, "compare.md")} holds the finished runs only." : ""));
+        return stop.ExitCode;
+    }
+
+    static void WriteTable(DistillSettings basis, IReadOnlyList<string> students, IReadOnlyList<DistillationMethod> methods, int seeds, List<CompareRow> rows)
+    {
         var md = new StringBuilder();
         md.AppendLine($"# compare: teacher {basis.Spec.Teacher.Model}, {basis.Spec.Epochs} student epochs, {basis.Spec.ImageSize} px, {seeds} seeds");
         md.AppendLine();
@@ -152,7 +179,6 @@ public static class Commands
         Directory.CreateDirectory(basis.Output);
         AtomicFile.WriteAllText(Path.Combine(basis.Output, "compare.md"), md.ToString());
         Console.WriteLine(md.ToString());
-        return 0;
     }
 
     sealed record CompareRow(string Student, DistillationMethod Method, int Seed, double Top1, double Seconds, long TestImages);
@@ -160,7 +186,8 @@ public static class Commands
     /// <summary>One run of the table. The teacher is trained (and cached) once, with seed 0, by the first run that needs
     /// it; each student run gets its own seed. No per-epoch validation: each run is scored once, by its last epoch, on
     /// the whole held-out split, so no run is chosen by its test accuracy.</summary>
-    static CompareRow CompareRun(DistillSettings basis, string student, DistillationMethod method, int seed, TrainingDisplay display)
+    static DistillOutcome CompareRun(DistillSettings basis, string student, DistillationMethod method, int seed, TrainingDisplay display, ImageDataSet data,
+        CancellationToken stop)
     {
         var settings = basis with
         {
@@ -173,8 +200,7 @@ public static class Commands
             ValidateEachEpoch = false,
             Output = Path.Combine(basis.Output, "compare", $"{student}-{method}-seed{seed}"),
         };
-        var run = new DistillRunner(settings, display).Run().Students[^1];
-        return new CompareRow(student, method, seed, run.Metrics.MicroAccuracy, run.Seconds, Report.TestImages(run.Metrics));
+        return new DistillRunner(settings, display, data, stop).Run();
     }
 
     /// <summary><c>import-teacher</c>: how a checkpoint fits an architecture.</summary>

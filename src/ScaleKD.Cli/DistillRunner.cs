@@ -20,12 +20,16 @@ public sealed record StudentRun(DistillationMethod Method, IReadOnlyList<EpochMe
 }
 
 /// <summary>What <see cref="DistillRunner.Run"/> produced: the teacher's epochs (when it was trained here), each student
-/// run, and the data they used.</summary>
-public sealed record DistillOutcome(IReadOnlyList<EpochMetrics> Teacher, IReadOnlyList<StudentRun> Students, ImageDataSet Data);
+/// run that finished, the data they used, and, when a stop was requested, the run it cut short.</summary>
+public sealed record DistillOutcome(IReadOnlyList<EpochMetrics> Teacher, IReadOnlyList<StudentRun> Students, ImageDataSet Data, StoppedRun? Stopped = null);
 
 /// <summary>Distils the student of the settings (the teacher prepared, trained or reused from the cache by ScaleKD.Torch's
-/// <see cref="TeacherPreparation"/>), evaluates it, and saves the model zip.</summary>
-public sealed class DistillRunner(DistillSettings settings, TrainingDisplay display)
+/// <see cref="TeacherPreparation"/>), saves the model zip, then evaluates it. The zip is written before anything else
+/// that could fail, so a late failure (scoring the test split, writing the report) never costs the trained student.</summary>
+/// <param name="data">The data, opened (and checked) by <see cref="Preflight"/>.</param>
+/// <param name="stop">A stop request (Ctrl-C): the student in training finishes its step, its best weights so far are
+/// saved, and no further run starts.</param>
+public sealed class DistillRunner(DistillSettings settings, TrainingDisplay display, ImageDataSet data, CancellationToken stop = default)
 {
     /// <summary>Where from-scratch teachers are cached between runs.</summary>
     public static string TeacherCacheDirectory => Path.Combine(
@@ -48,7 +52,6 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
                 && !e.RawMessage.Contains(" training images, ", StringComparison.Ordinal) && !e.RawMessage.StartsWith(TrainerLogPrefix + "training ", StringComparison.Ordinal))
                 display.Line((e.Kind == Microsoft.ML.Runtime.ChannelMessageKind.Warning ? "warning: " : "") + e.RawMessage[TrainerLogPrefix.Length..]);
         };
-        var data = DataSets.Open(ml, settings.Data, settings.TrainLimit, settings.ValidationLimit, settings.TeacherTrainLimit);
         display.Line($"Data: {data.Description}");
         var keyed = DataSets.LabelToKey(ml, data.ClassNames).Fit(data.Train);
         Directory.CreateDirectory(settings.Output);
@@ -61,16 +64,22 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
             var run = spec with { Method = method, CheckpointDirectory = spec.CheckpointDirectory is { } c ? Path.Combine(c, method.ToString()) : null };
             if (method != DistillationMethod.None)
                 AnnounceTeacher(run, teacherCacheKey, data);
+            AnnounceResume(run);
             var alone = runs.FirstOrDefault(r => r.Method == DistillationMethod.None)?.ValidationTop1;
+            StudentRun? finished;
+            StoppedRun? stopped;
             try
             {
-                runs.Add(RunStudent(ml, run, keyed, data, teacherCacheKey, teacherHistory, alone));
+                (finished, stopped) = RunStudent(ml, run, keyed, data, teacherCacheKey, teacherHistory, alone);
             }
             catch (WeakTeacherException weak)
             {
                 throw new CliException(weak.Message, "to distil anyway, pass --force" +
                     (runs.Count > 0 ? $"; the student trained without distillation is saved in {runs[^1].ModelPath}" : ""));
             }
+            if (stopped is not null)
+                return new DistillOutcome(teacherHistory, runs, data, stopped);
+            runs.Add(finished!);
         }
         if (teacherHistory.Count == 0 && spec.Method != DistillationMethod.None && spec.Teacher.WeightsPath is null)
             display.Line("The teacher came from the cache; its accuracy when trained is in its .json description.");
@@ -79,8 +88,8 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
 
     const string TrainerLogPrefix = "ScaleKD: ";
 
-    StudentRun RunStudent(MLContext ml, DistillationSpec run, ITransformer keyed, ImageDataSet data, string teacherCacheKey, List<EpochMetrics> teacherHistory,
-        double? studentAloneTop1)
+    (StudentRun? Finished, StoppedRun? Stopped) RunStudent(MLContext ml, DistillationSpec run, ITransformer keyed, ImageDataSet data, string teacherCacheKey,
+        List<EpochMetrics> teacherHistory, double? studentAloneTop1)
     {
         var history = new List<EpochMetrics>();
         var clock = Stopwatch.StartNew();
@@ -95,13 +104,52 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
         options.ValidationSet = settings.ValidateEachEpoch ? options.TeacherValidationSet : null;
         options.Progress = display.Phase($"{run.Method} student ({run.Student})", run.Epochs, history.Add);
         options.TeacherProgress = display.Phase($"teacher ({run.Teacher.Model}, from scratch)", run.Teacher.Epochs, teacherHistory.Add);
+        options.CancellationToken = stop;
         var student = ml.MulticlassClassification.Trainers.ScaleKD(options).Fit(train);
-        using var model = new TransformerChain<ITransformer>(student, ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(student.Transform(train)));
-        var metrics = ml.MulticlassClassification.Evaluate(model.Transform(keyed.Transform(data.Test)), scoreColumnName: "Score", predictedLabelColumnName: "PredictedLabel");
         var zip = Path.Combine(settings.Output, run.Method == settings.Spec.Method ? "model.zip" : $"model-{run.Method}.zip");
-        AtomicFile.Write(zip, stream => ml.Model.Save(model, train.Schema, stream));
+        // A stop before the student's first epoch ended (during the teacher's training, say) leaves only initial weights:
+        // nothing worth a zip, and an old zip of a finished run must not be replaced by it.
+        if (stop.IsCancellationRequested && history.Count == 0)
+            return (null, new StoppedRun(run.Method, 0, null, run.CheckpointDirectory));
+        using var model = new TransformerChain<ITransformer>(student, ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(student.Transform(train)));
+        Save(() => AtomicFile.Write(zip, stream => ml.Model.Save(model, train.Schema, stream)), $"Saving the model to {zip}");
+        if (stop.IsCancellationRequested)
+            return (null, new StoppedRun(run.Method, history.Count, zip, run.CheckpointDirectory));
+        MulticlassClassificationMetrics metrics;
+        try
+        {
+            metrics = ml.MulticlassClassification.Evaluate(model.Transform(keyed.Transform(data.Test)), scoreColumnName: "Score", predictedLabelColumnName: "PredictedLabel");
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            throw CliException.AfterSaving($"Scoring the held-out images failed: {CliException.Cause(e).Message}", zip, e);
+        }
         display.Line($"{run.Method}: test top-1 {metrics.MicroAccuracy:P2} ({clock.Elapsed.TotalSeconds:F0} s); model {zip}");
-        return new StudentRun(run.Method, history, metrics, clock.Elapsed.TotalSeconds, zip, student.TeacherVerdict);
+        return (new StudentRun(run.Method, history, metrics, clock.Elapsed.TotalSeconds, zip, student.TeacherVerdict), null);
+    }
+
+    /// <summary>Runs a write; a failed one (full disk, a folder removed) becomes one line naming the file.</summary>
+    static void Save(Action write, string what)
+    {
+        try
+        {
+            write();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new CliException($"{what} failed: {e.Message}", "free some disk space or choose another --output folder; with --checkpoint-dir the run resumes from its last epoch", e);
+        }
+    }
+
+    /// <summary>Says that a checkpoint is being resumed, or that --resume found none (and starts from epoch 1).</summary>
+    void AnnounceResume(DistillationSpec run)
+    {
+        if (run.CheckpointDirectory is not { } folder || !run.Resume)
+            return;
+        var checkpoint = Path.Combine(folder, TrainingCheckpoint.FileName);
+        display.Line(File.Exists(checkpoint)
+            ? $"Resuming the {run.Method} student from {checkpoint}."
+            : $"No checkpoint at {checkpoint} yet: the {run.Method} student starts from epoch 1.");
     }
 
     /// <summary>Says where the teacher comes from: the given weights, the cache, or training it now (then cached).</summary>
@@ -114,14 +162,18 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
                 $"its head is fitted on your labels (linear probe) and cached in {TeacherCacheDirectory}.");
         else if (TeacherCache.PathFor(run, teacherCacheKey) is { } cached && TeacherFiles.Exists(cached))
             display.Line($"Teacher: {cached}");
+        else if (run.Resume && run.ForTeacherTraining().CheckpointDirectory is { } folder && File.Exists(Path.Combine(folder, TrainingCheckpoint.FileName)))
+            display.Line($"Resuming the teacher's training from {Path.Combine(folder, TrainingCheckpoint.FileName)}; it is cached in {TeacherCacheDirectory} once trained.");
         else
             display.Line($"Training the teacher {run.Teacher.Model} on {data.ClassNames.Count} classes; it is cached in {TeacherCacheDirectory} for later runs.");
     }
 
-    /// <summary>Names the teacher's data for the cache: where it lives, its classes, and the subsets the teacher sees
-    /// (its training images, and the validation images that choose its best epoch). The student's subset is not part
-    /// of it, so one teacher serves every student size.</summary>
+    /// <summary>Names the teacher's data for the cache: where it lives, its classes, the subsets the teacher sees (its
+    /// training images, and the validation images that choose its best epoch), and the fingerprint of its files, so that
+    /// images replaced in place train a new teacher instead of reusing a stale one. The student's subset is not part of
+    /// it, so one teacher serves every student size.</summary>
     string TeacherCacheKey(ImageDataSet data) =>
         $"{Path.GetFullPath(settings.Data ?? Torch.Training.Data.FashionMnist.DefaultDirectory)}|{string.Join("|", data.ClassNames)}" +
-        $"|teacher images {settings.TeacherTrainLimit?.ToString() ?? "all"}|validation images {settings.ValidationLimit?.ToString() ?? "all"}";
+        $"|teacher images {settings.TeacherTrainLimit?.ToString() ?? "all"}|validation images {settings.ValidationLimit?.ToString() ?? "all"}" +
+        $"|files {data.Fingerprint}";
 }

@@ -56,6 +56,13 @@ public static class Plots
         Save(model, path, 900, 820);
     }
 
-    static void Save(PlotModel model, string path, int width, int height) =>
-        AtomicFile.Write(path, stream => new PngExporter { Width = width, Height = height }.Export(model, stream));
+    /// <summary>Renders into memory, then writes the bytes atomically. The exporter writes through SkiaSharp's native
+    /// encoder, which calls back into the stream: a write failing there (a full disk) cannot unwind through the native
+    /// frames and aborted the process, leaving the temporary file behind. In memory the encoder cannot fail that way.</summary>
+    static void Save(PlotModel model, string path, int width, int height)
+    {
+        using var png = new MemoryStream();
+        new PngExporter { Width = width, Height = height }.Export(model, png);
+        AtomicFile.Write(path, stream => png.WriteTo(stream));
+    }
 }

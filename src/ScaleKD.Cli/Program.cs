@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
+using Microsoft.ML;
 using ScaleKD.Cli;
 using ScaleKD.Torch.Distillation;
 using ScaleKD.Torch.Native;
@@ -32,8 +33,9 @@ var validationLimit = new Option<int?>("--validation-limit") { Description = "Va
 var seed = new Option<int?>("--seed") { Description = "Seed of the training run (initialisation, data order, augmentation); the data subsets are the same for every seed." };
 var device = new Option<string>("--device") { Description = "cpu or cuda (CUDA needs an external libtorch build; see README).", DefaultValueFactory = _ => "cpu" };
 device.AcceptOnlyFromAmong("cpu", "cuda");
-var checkpoints = new Option<string?>("--checkpoint-dir") { Description = "Write a checkpoint every epoch here; a later run with the same options resumes from it." };
-var resume = new Option<bool>("--resume") { Description = "Resume from --checkpoint-dir (default ./scalekd-output/checkpoints) after an interruption." };
+var checkpoints = new Option<string?>("--checkpoint-dir") { Description = "Where the checkpoint of every epoch goes (default: OUTPUT/checkpoints); given, a later run with the same options resumes from it." };
+var resume = new Option<bool>("--resume") { Description = "Resume from the checkpoint (--checkpoint-dir, default OUTPUT/checkpoints) after an interruption or Ctrl-C." };
+var skipBadImages = new Option<bool>("--skip-bad-images") { Description = "Leave out (and list) image files that are missing or unreadable, instead of stopping before training." };
 var augment = new Option<string?>("--augment") { Description = "official (crop, flip, RandAugment m9, erasing), light (crop and flip; the quick preset) or none." };
 augment.AcceptOnlyFromAmong("official", "light", "none");
 var baseline = new Option<bool?>("--baseline") { Description = "Also train the student without distillation and compare (on in the quick preset)." };
@@ -42,17 +44,38 @@ var output = new Option<string>("--output") { Description = "Folder for model.zi
 var distill = new Command("distill", "Distil a teacher into a student; writes model.zip, report.md and PNG plots.")
 {
     data, preset, teacher, teacherWeights, teacherImageSize, force, teacherEpochs, student, studentWeights, method, epochs, batch, imageSize, learningRate, teacherLearningRate, trainLimit,
-    teacherTrainLimit, validationLimit, seed, device, checkpoints, resume, augment, baseline, output,
+    teacherTrainLimit, validationLimit, seed, device, checkpoints, resume, augment, baseline, skipBadImages, output,
 };
 distill.SetAction(result => Run(result.GetValue(verbose), () =>
 {
-    var settings = Settings(result);
+    var settings = Settings(result, checkpointByDefault: true);
+    using var stop = new GracefulStop();
     var display = new TrainingDisplay();
     var clock = Stopwatch.StartNew();
     var spec = settings.Spec;
+    var methodsRun = settings.Baseline && spec.Method != DistillationMethod.None ? [DistillationMethod.None, spec.Method] : new[] { spec.Method };
+    var dataSet = Preflight.Distill(new MLContext(seed: 0), settings, [spec.Student], methodsRun, result.GetValue(skipBadImages), display.Line);
     AnsiConsole.MarkupLine($"[bold]ScaleKD[/] {Markup.Escape($"{spec.Method}: {spec.Teacher.Model} → {spec.Student}, {spec.ImageSize} px, {spec.Epochs} epochs")}");
-    var (teacherHistory, runs, dataSet) = display.Run(() => new DistillRunner(settings, display).Run());
-    Report.Write(settings.Output, settings, dataSet, teacherHistory, runs, clock.Elapsed);
+    var outcome = display.Run(() => new DistillRunner(settings, display, dataSet, stop.Token).Run());
+    if (outcome.Stopped is { } stopped)
+    {
+        Console.WriteLine(stopped.ModelPath is { } saved
+            ? $"Stopped after {stopped.Epochs} epoch{(stopped.Epochs == 1 ? "" : "s")} of the {stopped.Method} student: its best weights so far are saved in {saved}."
+            : $"Stopped before the {stopped.Method} student finished an epoch: no model was saved.");
+        Console.WriteLine(stopped.CheckpointDirectory is null
+            ? "The run was not checkpointed, so it cannot be resumed."
+            : $"Resume with: {ResumeCommand(args)}");
+        return stop.ExitCode;
+    }
+    var runs = outcome.Students;
+    try
+    {
+        Report.Write(settings.Output, settings, dataSet, outcome.Teacher, runs, clock.Elapsed);
+    }
+    catch (Exception e) when (e is not OutOfMemoryException)
+    {
+        throw CliException.AfterSaving($"Writing the report and plots failed: {CliException.Cause(e).Message}", runs[^1].ModelPath, e);
+    }
     AnsiConsole.MarkupLine($"[green]Done[/] in {clock.Elapsed:hh\\:mm\\:ss}. Report: {Markup.Escape(Path.Combine(settings.Output, "report.md"))}");
     AnsiConsole.MarkupLine(Markup.Escape($"Next: scalekd predict --model {runs[^1].ModelPath} IMAGE.png   |   scalekd evaluate --model {runs[^1].ModelPath} --data FOLDER"));
     return 0;
@@ -60,11 +83,13 @@ distill.SetAction(result => Run(result.GetValue(verbose), () =>
 
 var model = new Option<string>("--model") { Description = "A model zip written by distill, or the stock model.zip written by export.", Required = true };
 var evaluateData = new Option<string?>("--data") { Description = "Labelled images (as for distill); default: Fashion-MNIST's test split." };
-var limit = new Option<int?>("--limit") { Description = "Evaluate at most this many images." };
+var limit = new Option<int?>("--limit") { Description = "Evaluate at most this many images (class-balanced)." };
+var heldOut = new Option<bool>("--held-out") { Description = "Score only the test fifth of an image folder or TSV that distill holds out (default: every image)." };
 var json = new Option<bool>("--json") { Description = "Print JSON instead of tables: predict one object per image and line, evaluate one object." };
-var evaluate = new Command("evaluate", "Accuracy, per-class metrics and the confusion matrix of a model zip on labelled images.") { model, evaluateData, limit, json };
+var evaluate = new Command("evaluate", "Accuracy, per-class metrics and the confusion matrix of a model zip on labelled images.") { model, evaluateData, limit, heldOut, skipBadImages, json };
 evaluate.SetAction(result => Run(result.GetValue(verbose), () =>
-    Commands.Evaluate(result.GetValue(model)!, result.GetValue(evaluateData), result.GetValue(limit), result.GetValue(json))));
+    Commands.Evaluate(result.GetValue(model)!, result.GetValue(evaluateData), result.GetValue(limit), result.GetValue(heldOut), result.GetValue(skipBadImages),
+        result.GetValue(json))));
 
 var images = new Argument<string[]>("images") { Description = "Image files to classify.", Arity = ArgumentArity.OneOrMore };
 var top = new Option<int>("--top") { Description = "How many labels to show per image.", DefaultValueFactory = _ => 3 };
@@ -83,10 +108,11 @@ var seeds = new Option<int>("--seeds") { Description = "Runs per student and met
 var compare = new Command("compare", "Run several methods × students × seeds with the same teacher and write a mean ± std table (compare.md).")
 {
     data, teacher, teacherWeights, teacherImageSize, force, teacherEpochs, students, methods, seeds, epochs, batch, imageSize, learningRate, teacherLearningRate, trainLimit, teacherTrainLimit,
-    validationLimit, device, augment, output,
+    validationLimit, device, augment, skipBadImages, output,
 };
 compare.SetAction(result => Run(result.GetValue(verbose), () =>
-    Commands.Compare(Settings(result, forceQuickDefaults: true) with { Baseline = false }, result.GetValue(students)!, result.GetValue(methods)!, result.GetValue(seeds))));
+    Commands.Compare(Settings(result, forceQuickDefaults: true) with { Baseline = false }, result.GetValue(students)!, result.GetValue(methods)!, result.GetValue(seeds),
+        result.GetValue(skipBadImages))));
 
 var importWeights = new Option<string>("--weights") { Description = "A timm or Hugging Face safetensors checkpoint.", Required = true };
 var importModel = new Option<string>("--teacher") { Description = "The architecture it should fit (timm name).", Required = true };
@@ -106,14 +132,29 @@ var root = new RootCommand("scalekd: distil vision transformers into small ML.NE
 root.SetAction(result => distill.Parse([]).Invoke());
 return root.Parse(args).Invoke();
 
-// distill's options over the preset (the quick preset unless --preset none).
-DistillSettings Settings(ParseResult result, bool forceQuickDefaults = false)
+// The command line again, with --resume unless it resumes already (a --checkpoint-dir given resumes by itself).
+string ResumeCommand(string[] arguments)
+{
+    var resumes = arguments.Contains("--resume") || arguments.Any(a => a == "--checkpoint-dir" || a.StartsWith("--checkpoint-dir=", StringComparison.Ordinal));
+    var command = arguments.Length == 0 ? ["distill"] : arguments;
+    return "scalekd " + string.Join(' ', command.Select(Quote)) + (resumes ? "" : " --resume");
+}
+
+static string Quote(string argument) =>
+    argument.Length > 0 && argument.All(c => char.IsLetterOrDigit(c) || "-_./=:,+@%".Contains(c)) ? argument : "'" + argument.Replace("'", "'\\''") + "'";
+
+// distill's options over the preset (the quick preset unless --preset none). checkpointByDefault: every epoch is
+// checkpointed (into OUTPUT/checkpoints unless --checkpoint-dir says otherwise), so a stopped run can be resumed; a
+// checkpoint is resumed only when asked (--resume or --checkpoint-dir), so a plain rerun starts afresh.
+DistillSettings Settings(ParseResult result, bool forceQuickDefaults = false, bool checkpointByDefault = false)
 {
     var presetName = forceQuickDefaults ? "quick" : result.GetValue(preset) ?? "quick";
     var basis = presetName == "quick" ? DistillSettings.Quick : DistillSettings.Plain;
     var spec = basis.Spec;
     var size = result.GetValue(imageSize) ?? spec.ImageSize;
-    var checkpointDirectory = result.GetValue(checkpoints) ?? (result.GetValue(resume) ? Path.Combine(result.GetValue(output)!, "checkpoints") : null);
+    var explicitCheckpoints = result.GetValue(checkpoints);
+    var resumeAsked = result.GetValue(resume) || explicitCheckpoints is not null;
+    var checkpointDirectory = explicitCheckpoints ?? (resumeAsked || checkpointByDefault ? Path.Combine(result.GetValue(output)!, "checkpoints") : null);
     return basis with
     {
         Spec = spec with
@@ -130,12 +171,15 @@ DistillSettings Settings(ParseResult result, bool forceQuickDefaults = false)
             StudentWeightsPath = result.GetValue(studentWeights) ?? spec.StudentWeightsPath,
             Method = result.GetValue(method) ?? spec.Method,
             Epochs = result.GetValue(epochs) ?? spec.Epochs,
+            // Epochs asked for on the command line are kept: the small-data step budget only raises default ones.
+            MinimumSteps = result.GetValue(epochs) is null ? spec.MinimumSteps : 0,
             BatchSize = result.GetValue(batch) ?? spec.BatchSize,
             ImageSize = size,
             Optimizer = result.GetValue(learningRate) is { } lr ? OptimizerRecipe.AdamW(lr) : spec.Optimizer,
             Seed = result.GetValue(seed) ?? spec.Seed,
             TeacherCheck = result.GetValue(force) ? spec.TeacherCheck with { Policy = WeakTeacherPolicy.Warn } : spec.TeacherCheck,
             CheckpointDirectory = checkpointDirectory,
+            Resume = resumeAsked,
             Augmentation = result.GetValue(augment) is { } name ? DistillSettings.Augmentation(name, size)
                 : spec.Augmentation is null ? null : spec.Augmentation with { ImageSize = size },
         },
@@ -158,10 +202,11 @@ static int Run(bool verbose, Func<int> action)
     }
     catch (Exception e) when (e is not OutOfMemoryException)
     {
-        var (message, hint) = e switch
+        var cause = CliException.Cause(e);
+        var (message, hint) = cause switch
         {
             CliException cli => (cli.Message, cli.Hint),
-            _ => (Innermost(e).Message, "run again with --verbose for the details"),
+            _ => (cause.Message, "run again with --verbose for the details"),
         };
         Console.Error.WriteLine($"error: {message}");
         Console.Error.WriteLine($"hint: {hint}");
@@ -169,12 +214,4 @@ static int Run(bool verbose, Func<int> action)
             Console.Error.WriteLine(e);
         return 1;
     }
-}
-
-static Exception Innermost(Exception e)
-{
-    // ML.NET wraps loader failures in TargetInvocationException; the cause is what helps.
-    while (e is System.Reflection.TargetInvocationException or TypeInitializationException && e.InnerException is not null)
-        e = e.InnerException;
-    return e;
 }

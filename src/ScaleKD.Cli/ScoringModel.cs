@@ -29,9 +29,22 @@ sealed class ScoringModel
 
     public static ScoringModel Load(MLContext ml, string path)
     {
+        if (Directory.Exists(path))
+            throw new CliException($"Model '{path}' is a folder.", "pass the model.zip that scalekd distill (or scalekd export) wrote into it");
         if (!File.Exists(path))
             throw new CliException($"Model '{path}' does not exist.", "scalekd distill writes model.zip into its --output folder");
-        var model = ml.Model.Load(path, out var inputSchema);
+        ITransformer model;
+        DataViewSchema? inputSchema;
+        try
+        {
+            model = ml.Model.Load(path, out inputSchema);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // ML.NET's own words for a foreign file ("Could not load legacy format model") do not say what to do.
+            throw new CliException($"'{path}' is not an ML.NET model zip this tool can read ({CliException.Cause(e).Message}).",
+                "use a model zip written by scalekd distill or scalekd export, or by MLContext.Model.Save of a pipeline with a ScaleKD step", e);
+        }
         if (FindStudent(model) is { } student)
         {
             // Evaluate needs the predicted key beside the mapped-back label: keep a copy of the key column.

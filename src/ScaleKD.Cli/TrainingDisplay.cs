@@ -34,8 +34,15 @@ public sealed class TrainingDisplay
             });
     }
 
-    /// <summary>Prints a line above the live display.</summary>
-    public void Line(string text) => AnsiConsole.MarkupLine(Markup.Escape(text));
+    /// <summary>Prints a line above the live display; without one (output redirected) as is, because Spectre.Console
+    /// wraps at 80 columns there, which breaks the paths in a log in two.</summary>
+    public void Line(string text)
+    {
+        if (_context is null)
+            Console.WriteLine(text);
+        else
+            AnsiConsole.MarkupLine(Markup.Escape(text));
+    }
 
     /// <summary>A progress sink for one training phase; <paramref name="finished"/> receives each epoch's metrics.</summary>
     public IProgress<DistillationProgress> Phase(string name, int epochs, Action<EpochMetrics> finished) => new PhaseProgress(this, name, epochs, finished);

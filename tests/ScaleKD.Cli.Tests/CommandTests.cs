@@ -8,6 +8,7 @@ namespace ScaleKD.Cli.Tests;
 
 /// <summary>Every command on tiny data, in a separate process, as a user runs them.</summary>
 [Trait("Category", "Cli")]
+[Collection(ToolProcessCollection.Name)]
 public sealed partial class CommandTests(TinyImageFolder folder, ITestOutputHelper output) : IClassFixture<TinyImageFolder>
 {
     [Fact]

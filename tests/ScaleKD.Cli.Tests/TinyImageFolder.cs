@@ -1,7 +1,4 @@
-using ScaleKD.Cli;
 using ScaleKD.Tests.Shared;
-using ScaleKD.Torch.Native;
-using ScaleKD.Torch.Training.Data;
 
 namespace ScaleKD.Cli.Tests;
 
@@ -14,25 +11,7 @@ public sealed class TinyImageFolder : IDisposable
 {
     public TinyImageFolder()
     {
-        TorchBackend.Initialize();
-        var source = FashionMnist.Test().TakeStratified(300, seed: 5);
-        var keep = new Dictionary<int, string> { [1] = "Trouser", [7] = "Sneaker", [8] = "Bag" };
-        var index = 0;
-        foreach (var batch in source.ReadBatches(new BatchRequest(0, 100, false, 0, false)))
-        {
-            using (batch)
-            {
-                var pixels = batch.Images.mul(255).round().to(TorchSharp.torch.ScalarType.Byte).data<byte>().ToArray();
-                var labels = batch.Labels.data<long>().ToArray();
-                for (var i = 0; i < labels.Length; i++, index++)
-                {
-                    if (!keep.TryGetValue((int)labels[i], out var name))
-                        continue;
-                    var folder = Directory.CreateDirectory(Path.Combine(Images, name)).FullName;
-                    File.WriteAllBytes(Path.Combine(folder, $"{index:D4}.png"), DataSets.EncodeGrayPng(pixels.AsSpan(i * 784, 784), 28, 28));
-                }
-            }
-        }
+        FashionClassFolders.Write(Images, draw: 300);
         Distill = Scalekd("distill", "--data", Images, "--preset", "none", "--teacher", "vit_pico_patch4_32", "--student", "resnet_pico",
             "--image-size", "64", "--epochs", "2", "--teacher-epochs", "1", "--batch", "16", "--lr", "5e-3", "--augment", "none",
             "--baseline", "--force", "--output", Output);

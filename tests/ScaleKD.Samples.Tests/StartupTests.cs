@@ -28,4 +28,23 @@ public sealed class StartupTests(SampleModel model)
         Assert.Contains(notAZip, unreadable);
         Assert.Contains("could not be loaded", unreadable);
     }
+
+    [Fact]
+    public async Task RunAsAnApplicationABadModelPathExits1WithOneLineAndNoAbort()
+    {
+        var missing = Path.Combine(model.Images.Folder, "no-such-model.zip");
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(typeof(Program).Assembly.Location);
+        start.Environment["ScaleKD__ModelPath"] = missing;
+        start.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(1)), "the API kept running with a bad model path");
+        var output = await stdout + await stderr;
+        Assert.True(process.ExitCode == 1, output);
+        Assert.Contains($"Start-up failed: The model zip '{missing}' (ScaleKD:ModelPath) does not exist.", output);
+        Assert.DoesNotContain("Unhandled exception", output);
+        Assert.DoesNotContain("   at ", output);
+    }
 }

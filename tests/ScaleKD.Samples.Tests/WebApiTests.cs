@@ -134,6 +134,24 @@ public sealed class WebApiTests : IDisposable
     }
 
     [Fact]
+    public async Task ATruncatedMultipartBodyIs400Not500()
+    {
+        var png = await File.ReadAllBytesAsync(_model.TestImages[0]);
+        // A form cut off in the middle of its file: no closing boundary.
+        var head = "--cut\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\n"u8.ToArray();
+        using var body = new ByteArrayContent([.. head, .. png[..(png.Length / 2)]]);
+        body.Headers.ContentType = MediaTypeHeaderValue.Parse("multipart/form-data; boundary=cut");
+        using var response = await _client.PostAsync("/predict", body);
+        await AssertProblemAsync(response, HttpStatusCode.BadRequest, "The multipart form could not be read");
+    }
+
+    [Fact]
+    public void TheDefaultPixelLimitIs4096By4096()
+    {
+        Assert.Equal(4096L * 4096, new ScaleKDServiceOptions().MaxImagePixels);
+    }
+
+    [Fact]
     public async Task AnOversizedUploadIsRejectedWith413()
     {
         var oversized = new byte[MaxImageBytes + 1];

@@ -129,15 +129,30 @@ public sealed class ScaleKDObjective : DistillationObjective
     /// token everywhere, whose frequency view is zero (no signal, and a gradient that is only rounding noise).</summary>
     static void CheckStudentGrids(VisionModel student, IReadOnlyList<StageShape> studentStages, ScaleKDPairSettings settings)
     {
-        if (!settings.UseFrequencyView || !settings.UseCrossAttentionProjector)
+        if (SinglePositionStage(studentStages, settings.UseFrequencyView, settings.UseCrossAttentionProjector, settings.UseTeacherParameterPerception) is not { } stage)
             return;
-        var stages = settings.UseTeacherParameterPerception ? new[] { 2, 3 } : [3];
-        foreach (var stage in stages.Where(i => studentStages[i].Tokens < 2))
-            throw new ArgumentException(
-                $"{student.GetName()} at {student.Options.ImageSize} px has a {studentStages[stage]} stage-{stage + 1} map: a single " +
-                "position, which leaves the frequency view without signal. Use a larger image size (CNN students need 64 px or " +
-                $"more for a 2×2 last stage) or switch the frequency view off ({nameof(ObjectiveOptions.ScaleKD)}.{nameof(ScaleKDOptions.UseFrequencyView)} = false).",
-                nameof(student));
+        throw new ArgumentException(
+            $"{student.GetName()} at {student.Options.ImageSize} px has a {studentStages[stage - 1]} stage-{stage} map: a single " +
+            "position, which leaves the frequency view without signal. Use a larger image size (CNN students need 64 px or " +
+            $"more for a 2×2 last stage) or switch the frequency view off ({nameof(ObjectiveOptions.ScaleKD)}.{nameof(ScaleKDOptions.UseFrequencyView)} = false).",
+            nameof(student));
+    }
+
+    /// <summary>The student stage (1-based) whose map is a single position although ScaleKD's frequency view needs more,
+    /// or null when the student fits: the check the objective makes, for front ends that check settings before training.</summary>
+    public static int? SinglePositionStage(VisionModel student, ScaleKDOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(student);
+        ArgumentNullException.ThrowIfNull(options);
+        return SinglePositionStage(student.StageShapes(), options.UseFrequencyView, options.UseCrossAttentionProjector, options.UseTeacherParameterPerception);
+    }
+
+    static int? SinglePositionStage(IReadOnlyList<StageShape> studentStages, bool frequencyView, bool crossAttention, bool parameterPerception)
+    {
+        if (!frequencyView || !crossAttention)
+            return null;
+        var stages = parameterPerception ? new[] { 2, 3 } : [3];
+        return stages.Where(i => studentStages[i].Tokens < 2).Select(i => (int?)(i + 1)).FirstOrDefault();
     }
 
     /// <summary>Official defaults per pair (docs/method.md, "Per-pair defaults"), overridden by whatever the options set.</summary>

@@ -172,14 +172,16 @@ public sealed record DistillationSpec
     };
 
     /// <summary>The run that trains the teacher from scratch: the student alone (<see cref="DistillationMethod.None"/>)
-    /// for the teacher's epochs, with the teacher's recipe and seed, and no checkpoints.</summary>
+    /// for the teacher's epochs, with the teacher's recipe and seed. It checkpoints into <c>teacher/</c> under the run's
+    /// <see cref="CheckpointDirectory"/>, so a run stopped while its teacher trains resumes the teacher too, instead of
+    /// training it again from epoch 1.</summary>
     public DistillationSpec ForTeacherTraining() => this with
     {
         Method = DistillationMethod.None,
         Epochs = Teacher.Epochs,
         Seed = Teacher.Seed ?? Seed,
         Optimizer = Teacher.Optimizer ?? Optimizer,
-        CheckpointDirectory = null,
+        CheckpointDirectory = CheckpointDirectory is { } folder ? Path.Combine(folder, "teacher") : null,
     };
 
     /// <summary>Fails on settings that cannot work, naming the setting.</summary>

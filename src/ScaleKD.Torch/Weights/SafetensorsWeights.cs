@@ -50,15 +50,30 @@ public static class SafetensorsWeights
     public static OwnedTensors Read(string path)
     {
         if (!File.Exists(path))
-            throw new FileNotFoundException($"Weights file '{path}' does not exist.", path);
+            throw new FileNotFoundException(Directory.Exists(path) ? $"Weights file '{path}' is a folder; pass the .safetensors file in it."
+                : $"Weights file '{path}' does not exist.", path);
         try
         {
             return new OwnedTensors(Safetensors.LoadStateDict(path));
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
+            if (IsPyTorchPickle(path))
+                throw new InvalidDataException($"'{path}' is a PyTorch pickle (torch.save: .pt, .pth, .bin), not safetensors. Convert it in " +
+                                               "Python: from safetensors.torch import save_file; save_file(torch.load(PATH, map_location='cpu'), 'weights.safetensors') " +
+                                               "(take ['model'] or ['state_dict'] of what torch.load returns when the weights are inside it).", e);
             throw new InvalidDataException($"'{path}' is not a readable safetensors file: {e.Message}", e);
         }
+    }
+
+    /// <summary>torch.save writes a zip (since PyTorch 1.6) or, before, a bare pickle (protocol 2+ starts with 0x80).
+    /// Asked only once the file failed to read as safetensors, whose first bytes (its header's length) can look alike.</summary>
+    static bool IsPyTorchPickle(string path)
+    {
+        Span<byte> start = stackalloc byte[4];
+        using var file = File.OpenRead(path);
+        var read = file.Read(start);
+        return read >= 4 && start[..4].SequenceEqual("PK\u0003\u0004"u8) || read >= 2 && start[0] == 0x80 && start[1] is >= 2 and <= 5;
     }
 
     /// <summary>Loads a safetensors file into the module strictly: every key must match by name and shape.</summary>

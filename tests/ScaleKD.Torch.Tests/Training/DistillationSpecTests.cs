@@ -43,7 +43,8 @@ public sealed class DistillationSpecTests
         Assert.Equal(spec.Teacher.Epochs, teacherRun.Epochs);
         Assert.Equal(OptimizerRecipe.AdamW(2e-3), teacherRun.Optimizer);
         Assert.Equal(4, teacherRun.Seed);
-        Assert.Null(teacherRun.CheckpointDirectory);
+        Assert.Equal(Path.Combine("checkpoints", "teacher"), teacherRun.CheckpointDirectory);
+        Assert.Null((spec with { CheckpointDirectory = null }).ForTeacherTraining().CheckpointDirectory);
         Assert.Equal(0, (spec with { Teacher = spec.Teacher with { Seed = 0 } }).ForTeacherTraining().Seed);
         // Without a recipe of its own the teacher takes the run's.
         Assert.Equal(spec.Optimizer, (spec with { Teacher = spec.Teacher with { Optimizer = null } }).ForTeacherTraining().Optimizer);

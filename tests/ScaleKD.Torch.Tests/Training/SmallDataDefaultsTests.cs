@@ -1,3 +1,4 @@
+using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Training;
 using ScaleKD.Torch.Training.Optimization;
 
@@ -14,7 +15,7 @@ public sealed class SmallDataDefaultsTests
         var spec = new DistillationSpec { BatchSize = 64, Epochs = 10 };
         var run = spec.ForData(500, out var change);
         Assert.Same(OptimizerRecipe.SmallData, run.Optimizer);
-        Assert.Equal(2e-3, run.OptimizerFor(Models.ModelFamily.ResNet).LearningRate);
+        Assert.Equal(2e-3, run.OptimizerFor(ModelFamily.ResNet).LearningRate);
         // 500 images at batch 64 are 7 steps an epoch: 600 steps need 86 epochs.
         Assert.Equal(86, run.Epochs);
         Assert.Contains("86 epochs instead of 10", change);
@@ -27,7 +28,7 @@ public sealed class SmallDataDefaultsTests
         var spec = new DistillationSpec { BatchSize = 64, Epochs = 10 };
         Assert.Same(spec, spec.ForData(60_000, out var none));
         Assert.Null(none);
-        Assert.Equal(OptimizerRecipe.OfficialFor(Models.ModelFamily.ResNet, 64), spec.ForData(60_000, out _).OptimizerFor(Models.ModelFamily.ResNet));
+        Assert.Equal(OptimizerRecipe.OfficialFor(ModelFamily.ResNet, 64), spec.ForData(60_000, out _).OptimizerFor(ModelFamily.ResNet));
         var tuned = spec with { Optimizer = OptimizerRecipe.AdamW(5e-3) };
         Assert.Same(tuned, tuned.ForData(500, out var kept));
         Assert.Null(kept);
