@@ -3,11 +3,13 @@
 Debian 12 has no python3-safetensors, and the format is small enough to write here.
 """
 import json
+import os
 import struct
 
 import torch
 
-_DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.float64: "F64", torch.int64: "I64", torch.int32: "I32"}
+_DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.float64: "F64", torch.int64: "I64", torch.int32: "I32",
+           torch.bfloat16: "BF16", torch.uint8: "U8"}
 _TORCH = {v: k for k, v in _DTYPES.items()}
 
 
@@ -22,11 +24,16 @@ def save(path, tensors):
         offset += len(data)
     raw = json.dumps(header, separators=(",", ":")).encode()
     raw += b" " * (-len(raw) % 8)
-    with open(path, "wb") as f:
+    # Through a temporary file and a rename, so that a process killed mid-write leaves the old file or the new one.
+    temp = f"{path}.{os.getpid()}.tmp"
+    with open(temp, "wb") as f:
         f.write(struct.pack("<Q", len(raw)))
         f.write(raw)
         for blob in blobs:
             f.write(blob)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temp, path)
 
 
 def load(path):
