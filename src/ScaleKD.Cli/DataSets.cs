@@ -1,4 +1,6 @@
 using Microsoft.ML;
+using ScaleKD.Torch.Jobs;
+using ScaleKD.Torch.Teachers;
 using ScaleKD.Torch.Training.Data;
 using SkiaSharp;
 
@@ -33,6 +35,34 @@ public static class DataSets
             return OpenIdx(ml, data, trainLimit, validationLimit, teacherTrainLimit);
         if (!Directory.Exists(data) && data == FashionMnist.DefaultDirectory)
             throw new CliException($"Fashion-MNIST is not installed at {data}.", "sudo apt-get install dataset-fashion-mnist (or pass --data FOLDER|FILE.tsv)");
+        var (train, validation, test, teacherTrain, classes) = SplitFiles(data, trainLimit, validationLimit, teacherTrainLimit);
+        return new ImageDataSet(FromFiles(ml, train), FromFiles(ml, validation), FromFiles(ml, test), FromFiles(ml, teacherTrain), classes,
+            $"{data}: {train.Count} training images, {validation.Count} checked each epoch of {test.Count} held out, {classes.Count} classes");
+    }
+
+    /// <summary>The same subsets as <see cref="Open"/>, as a job export takes them: the student's training images (IDX
+    /// positions or files), and for IDX data the teacher's images, which a from-scratch or probed teacher needs.</summary>
+    public static (JobData Train, TeacherData? Teacher, IReadOnlyList<string> ClassNames) ForJob(string? data, int? trainLimit, int? validationLimit,
+        int? teacherTrainLimit)
+    {
+        data ??= FashionMnist.DefaultDirectory;
+        if (Directory.Exists(data) && Directory.EnumerateFiles(data, "train-images-idx3-ubyte*").Any())
+        {
+            var (train, validation, _, teacherTrain) = IdxSubsets(data, trainLimit, validationLimit, teacherTrainLimit);
+            var images = Path.Combine(data, "train-images-idx3-ubyte.gz");
+            var labels = Path.Combine(data, "train-labels-idx1-ubyte.gz");
+            return (new JobData.Idx(images, labels, train.FileCount, trainLimit is null ? null : train.Indices),
+                new TeacherData(teacherTrain, validation), FashionMnist.ClassNames);
+        }
+        var files = SplitFiles(data, trainLimit, validationLimit, teacherTrainLimit);
+        return (new JobData.Files(files.Train), null, files.ClassNames);
+    }
+
+    static (List<(string Label, string Path)> Train, List<(string Label, string Path)> Validation, List<(string Label, string Path)> Test,
+        List<(string Label, string Path)> TeacherTrain, List<string> ClassNames) SplitFiles(string data, int? trainLimit, int? validationLimit, int? teacherTrainLimit)
+    {
+        if (!Directory.Exists(data) && data == FashionMnist.DefaultDirectory)
+            throw new CliException($"Fashion-MNIST is not installed at {data}.", "sudo apt-get install dataset-fashion-mnist (or pass --data FOLDER|FILE.tsv)");
         var rows = Directory.Exists(data) ? FolderRows(data)
             : File.Exists(data) ? TsvRows(data)
             : throw new CliException($"--data '{data}' is neither a folder nor a file.", "pass an image folder (one sub-folder per class), a Fashion-MNIST IDX folder or a TSV of label<TAB>path");
@@ -49,8 +79,7 @@ public static class DataSets
         var train = shuffled.Skip(heldOutCount).ToList();
         var limited = trainLimit is { } limit ? train.Take(limit).ToList() : train;
         var teacherTrain = teacherTrainLimit is { } teacherLimit ? train.Take(teacherLimit).ToList() : train;
-        return new ImageDataSet(FromFiles(ml, limited), FromFiles(ml, validation), FromFiles(ml, test), FromFiles(ml, teacherTrain), classes,
-            $"{data}: {limited.Count} training images, {validation.Count} checked each epoch of {test.Count} held out, {classes.Count} classes");
+        return (limited, validation, test, teacherTrain, classes);
     }
 
     /// <summary>MapValueToKey("Label") with keys in <paramref name="classNames"/> order (key i + 1 ↔ class i).</summary>
@@ -95,14 +124,21 @@ public static class DataSets
 
     static ImageDataSet OpenIdx(MLContext ml, string folder, int? trainLimit, int? validationLimit, int? teacherTrainLimit)
     {
+        var (train, validation, test, teacherTrain) = IdxSubsets(folder, trainLimit, validationLimit, teacherTrainLimit);
+        return new ImageDataSet(FromIdx(ml, train), FromIdx(ml, validation), FromIdx(ml, test), FromIdx(ml, teacherTrain), FashionMnist.ClassNames,
+            $"Fashion-MNIST ({folder}): {train.Count} training images for the student{(trainLimit is null ? "" : $" (of {train.FileCount})")}, " +
+            $"{teacherTrain.Count} for a from-scratch teacher, {validation.Count} test images checked each epoch, all {test.Count} for the final accuracy");
+    }
+
+    static (IdxImageSource Train, IdxImageSource Validation, IdxImageSource Test, IdxImageSource TeacherTrain) IdxSubsets(string folder, int? trainLimit,
+        int? validationLimit, int? teacherTrainLimit)
+    {
         var allTrain = FashionMnist.Train(folder);
         var train = trainLimit is { } limit ? allTrain.TakeStratified(limit, SubsetSeed) : allTrain;
         var teacherTrain = teacherTrainLimit is { } teacherLimit ? allTrain.TakeStratified(teacherLimit, SubsetSeed) : allTrain;
         var test = FashionMnist.Test(folder);
         var validation = validationLimit is { } v ? test.TakeStratified(v, SubsetSeed + 1) : test;
-        return new ImageDataSet(FromIdx(ml, train), FromIdx(ml, validation), FromIdx(ml, test), FromIdx(ml, teacherTrain), FashionMnist.ClassNames,
-            $"Fashion-MNIST ({folder}): {train.Count} training images for the student{(trainLimit is null ? "" : $" (of {allTrain.Count})")}, " +
-            $"{teacherTrain.Count} for a from-scratch teacher, {validation.Count} test images checked each epoch, all {test.Count} for the final accuracy");
+        return (train, validation, test, teacherTrain);
     }
 
     /// <summary>IDX images encoded as PNG bytes on the fly, so they take the same path as image files.</summary>

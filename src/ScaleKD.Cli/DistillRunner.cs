@@ -3,7 +3,6 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using ScaleKD.MLNet;
 using ScaleKD.Torch.Distillation;
-using ScaleKD.Torch.IO;
 using ScaleKD.Torch.Teachers;
 using ScaleKD.Torch.Training;
 
@@ -39,7 +38,7 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
         Directory.CreateDirectory(settings.Output);
         var teacherHistory = new List<EpochMetrics>();
         var spec = settings.Spec with { Teacher = settings.Spec.Teacher with { CacheDirectory = TeacherCacheDirectory } };
-        var teacherCacheKey = TeacherCacheKey(data);
+        var teacherCacheKey = TeacherCacheKey(settings, data.ClassNames);
         var runs = new List<StudentRun>();
         foreach (var method in settings.Baseline && spec.Method != DistillationMethod.None ? [DistillationMethod.None, spec.Method] : new[] { spec.Method })
         {
@@ -67,10 +66,10 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
         options.Progress = display.Phase($"{run.Method} student ({run.Student})", run.Epochs, history.Add);
         options.TeacherProgress = display.Phase($"teacher ({run.Teacher.Model}, from scratch)", run.Teacher.Epochs, teacherHistory.Add);
         var student = ml.MulticlassClassification.Trainers.ScaleKD(options).Fit(train);
-        using var model = new TransformerChain<ITransformer>(student, ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(student.Transform(train)));
+        using var model = ModelZip.Chain(ml, student, train);
         var metrics = ml.MulticlassClassification.Evaluate(model.Transform(keyed.Transform(data.Test)), scoreColumnName: "Score", predictedLabelColumnName: "PredictedLabel");
         var zip = Path.Combine(settings.Output, run.Method == settings.Spec.Method ? "model.zip" : $"model-{run.Method}.zip");
-        AtomicFile.Write(zip, stream => ml.Model.Save(model, train.Schema, stream));
+        ModelZip.Save(ml, model, train, zip);
         display.Line($"{run.Method}: test top-1 {metrics.MicroAccuracy:P2} ({clock.Elapsed.TotalSeconds:F0} s); model {zip}");
         return new StudentRun(run.Method, history, metrics, clock.Elapsed.TotalSeconds, zip);
     }
@@ -89,7 +88,7 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
     /// <summary>Names the teacher's data for the cache: where it lives, its classes, and the subsets the teacher sees
     /// (its training images, and the validation images that choose its best epoch). The student's subset is not part
     /// of it, so one teacher serves every student size.</summary>
-    string TeacherCacheKey(ImageDataSet data) =>
-        $"{Path.GetFullPath(settings.Data ?? Torch.Training.Data.FashionMnist.DefaultDirectory)}|{string.Join("|", data.ClassNames)}" +
+    public static string TeacherCacheKey(DistillSettings settings, IReadOnlyList<string> classNames) =>
+        $"{Path.GetFullPath(settings.Data ?? Torch.Training.Data.FashionMnist.DefaultDirectory)}|{string.Join("|", classNames)}" +
         $"|teacher images {settings.TeacherTrainLimit?.ToString() ?? "all"}|validation images {settings.ValidationLimit?.ToString() ?? "all"}";
 }
