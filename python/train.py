@@ -16,6 +16,7 @@ timing), --float64 computes in float64 (parity tests), --no-resume ignores a che
 import argparse
 import json
 import os
+import socket
 import sys
 import time
 
@@ -50,7 +51,10 @@ def atomic_json(obj, path):
 def init_process_group():
     """(rank, world, local_rank, device); a plain `python3 train.py` runs as a world of one."""
     if "RANK" not in os.environ:
-        os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT="29517")
+        with socket.socket() as probe:  # a free port: other jobs may run on this machine
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     cuda = torch.cuda.is_available()
     local_rank = int(os.environ["LOCAL_RANK"])
     if cuda:
@@ -66,6 +70,8 @@ def main():
     parser.add_argument("--max-steps", type=int, help="stop after this many optimisation steps")
     parser.add_argument("--float64", action="store_true", help="train in float64 (parity tests)")
     parser.add_argument("--no-resume", action="store_true", help="start over even when a checkpoint exists")
+    parser.add_argument("--dump-first-step", metavar="FILE",
+                        help="write the first step's batch, loss terms, clipped gradients and updated weights (safetensors; parity tests)")
     parser.add_argument("--output", default=JOB_DIR, help="where student.safetensors, metrics.json and checkpoints/ go")
     args = parser.parse_args()
 
@@ -122,6 +128,8 @@ def main():
             x = transforms.train(images[batch], generator).to(device=device, dtype=job.dtype)
             y = labels[batch].to(device)
             terms, logits = job.step(ddp, optimizer, x, y, global_step, autocast)
+            if args.dump_first_step and global_step == 0 and rank == 0:
+                dump_step(args.dump_first_step, job.model, x, y, terms)
             if ema is not None:
                 ema.update(job.student)
             global_step += 1
@@ -146,9 +154,10 @@ def main():
         if rank == 0:
             print(f"epoch {epoch + 1}/{s['epochs']}: loss {record['terms']['total']:.4f}, train top-1 "
                   f"{record['train_top1']:.3f}, {record['steps_per_second']:.2f} steps/s on {world} processes", flush=True)
-            atomic_torch_save({"epoch": epoch + 1, "global_step": global_step, "history": history,
-                               "model": job.model.state_dict(), "optimizer": _optimizer_state(optimizer),
-                               "ema": ema.state if ema else None, "ema_updates": ema.updates if ema else 0}, checkpoint)
+            if not stop:  # a checkpoint only at an epoch's end, where a resumed run starts
+                atomic_torch_save({"epoch": epoch + 1, "global_step": global_step, "history": history,
+                                   "model": job.model.state_dict(), "optimizer": _optimizer_state(optimizer),
+                                   "ema": ema.state if ema else None, "ema_updates": ema.updates if ema else 0}, checkpoint)
             atomic_json({"job": os.path.basename(JOB_DIR), "processes": world, "device": str(device),
                          "global_batch": s["batch_size"], "epochs": history}, os.path.join(args.output, "metrics.json"))
         dist.barrier()
@@ -162,6 +171,18 @@ def main():
                          {k: v.detach().float().cpu() if v.is_floating_point() else v.cpu() for k, v in state.items()})
         print(f"wrote {os.path.join(args.output, 'student.safetensors')}", flush=True)
     dist.destroy_process_group()
+
+
+def dump_step(path, model, images, labels, terms):
+    """The batch, the terms (shape [1]), and per trainable parameter its clipped gradient and its value after the step,
+    under the names ScaleKD.Torch's trainer gives them (student.*, objective.*)."""
+    tensors = {"input.images": images, "input.labels": labels}
+    tensors.update({f"output.{k}": v.detach().reshape(1) for k, v in terms.items()})
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            tensors[f"param.{name}"] = p.detach()
+            tensors[f"grad.{name}"] = p.grad
+    save_safetensors(path, {k: v.detach().cpu() for k, v in tensors.items()})
 
 
 def _optimizer_state(optimizer):
