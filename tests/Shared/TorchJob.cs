@@ -32,15 +32,7 @@ public static class TorchJob
         foreach (var a in arguments)
             start.ArgumentList.Add(a);
         start.Environment["OMP_NUM_THREADS"] = "1";
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(TimeSpan.FromMinutes(3)))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"train.py on {processes} processes did not finish in 3 minutes.");
-        }
-        var result = new ChildProcess.Result(process.ExitCode, stdout.Result, stderr.Result);
+        var result = ChildProcess.Run(start, $"train.py on {processes} processes", TimeSpan.FromMinutes(3));
         if (result.ExitCode != 0)
             throw new InvalidOperationException($"train.py on {processes} processes failed ({result.ExitCode}):\n{result.StandardError}\n{result.StandardOutput}");
         return result;

@@ -97,6 +97,9 @@ public static class JobExport
     {
         if (spec.Method is not (DistillationMethod.ScaleKD or DistillationMethod.VanillaKD or DistillationMethod.None))
             throw new NotSupportedException($"The PyTorch job runs ScaleKD, VanillaKD and None; not {spec.Method}.");
+        foreach (var model in spec.Method == DistillationMethod.None ? [spec.Student] : new[] { spec.Student, spec.Teacher.Model })
+            if (!PythonRunner.Models.Contains(model))
+                throw new NotSupportedException($"The PyTorch job cannot build '{model}'; it builds {string.Join(", ", PythonRunner.Models.Order())}.");
         if (spec.Method == DistillationMethod.ScaleKD && !spec.Objective.ScaleKD.UseCrossAttentionProjector)
             throw new NotSupportedException("The PyTorch job has no pooling projector; keep ScaleKD.UseCrossAttentionProjector on.");
         var augmentation = spec.AugmentationFor(spec.ImageSize);
