@@ -6,19 +6,25 @@ using ScaleKD.Torch.Weights;
 namespace ScaleKD.Torch.Tests.Jobs;
 
 /// <summary>DDP's contract as the job uses it: the global batch split over processes (DistributedSampler) with the
-/// gradients averaged takes the steps one process takes with the whole batch.</summary>
+/// gradients averaged takes the steps one process takes with the whole batch; and a job stopped after an epoch and
+/// started again resumes from its checkpoint where it stopped.</summary>
 [Trait("Category", "TorchJob")]
 public sealed class JobDistributedTests
 {
     /// <summary>A model without BatchNorm (a Mixer student and a ViT teacher; the projector stems on LayerNorm), since
     /// BatchNorm's statistics are per process; augmentation off; float64, so that the only difference left is the order
-    /// of the gradient sums (about 1e-16 relative), far under 1e-5.</summary>
+    /// of the gradient sums (about 1e-16 relative), far under 1e-5. Two epochs of two steps: the single process runs
+    /// them as two invocations, the second resuming from the first one's checkpoint (weights, AdamW's moments, the
+    /// schedule's step), so a resume that lost any of them would part the two runs as well.</summary>
     [TorchJobFact]
-    public void TwoProcessesOfBatchBTakeTheStepsOfOneProcessOfBatch2B()
+    public void TwoProcessesOfBatchBTakeTheStepsOfOneProcessOfBatch2BAndAResumeContinuesExactly()
     {
-        using var job = new TinyJob("mixer_pico_patch4_32", 32, batch: 16, images: 128, stem: ProjectorStem.LayerNorm);
-        TorchJob.Run(job.Folder, 1, "--float64", "--max-steps", "2", "--output", job.File("one"));
-        var two = TorchJob.Run(job.Folder, 2, "--float64", "--max-steps", "2", "--output", job.File("two"));
+        using var job = new TinyJob("mixer_pico_patch4_32", 32, batch: 16, images: 32, stem: ProjectorStem.LayerNorm, epochs: 2);
+        TorchJob.Run(job.Folder, 1, "--float64", "--epochs", "1", "--output", job.File("one"));
+        var resumed = TorchJob.Run(job.Folder, 1, "--float64", "--output", job.File("one"));
+        Assert.Contains("resuming after epoch 1 (step 2)", resumed.StandardOutput);
+        var two = TorchJob.Run(job.Folder, 2, "--float64", "--output", job.File("two"));
+        Assert.Contains("epoch 2/2", two.StandardOutput);
         Assert.Contains("on 2 processes", two.StandardOutput);
 
         using var initial = SafetensorsWeights.Read(job.File(JobExport.StudentInitFile));

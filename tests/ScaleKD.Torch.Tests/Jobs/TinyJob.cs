@@ -13,7 +13,7 @@ namespace ScaleKD.Torch.Tests.Jobs;
 /// this library saves teachers (so that exporting it needs no teacher training), augmentation off.</summary>
 sealed class TinyJob : IDisposable
 {
-    public TinyJob(string student, int imageSize, int batch, int images, ProjectorStem? stem = null)
+    public TinyJob(string student, int imageSize, int batch, int images, ProjectorStem? stem = null, int epochs = 1)
     {
         TorchBackend.Initialize();
         var classes = FashionMnist.ClassNames;
@@ -28,7 +28,7 @@ sealed class TinyJob : IDisposable
             Method = DistillationMethod.ScaleKD,
             ImageSize = imageSize,
             BatchSize = batch,
-            Epochs = 1,
+            Epochs = epochs,
             Seed = 3,
             Augmentation = AugmentationOptions.Disabled(imageSize),
             Objective = new ObjectiveOptions { ScaleKD = new ScaleKDOptions { Stem = stem } },
