@@ -7,6 +7,7 @@ namespace ScaleKD.Cli.Tests;
 
 /// <summary>Every command on tiny data, in a separate process, as a user runs them.</summary>
 [Trait("Category", "Cli")]
+[Collection(ToolProcessesCollection.Name)]
 public sealed class CommandTests(TinyImageFolder folder) : IClassFixture<TinyImageFolder>
 {
     [Fact]

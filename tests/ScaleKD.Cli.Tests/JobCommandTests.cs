@@ -9,6 +9,7 @@ namespace ScaleKD.Cli.Tests;
 /// <summary>The scaling-out path as a user runs it: export-job, the job on two gloo processes under torchrun,
 /// import-student, then evaluate and predict on the zip, each in its own process.</summary>
 [Trait("Category", "TorchJob")]
+[Collection(ToolProcessesCollection.Name)]
 public sealed class JobCommandTests : IDisposable
 {
     readonly string _root = Directory.CreateTempSubdirectory("scalekd-job-cli-").FullName;

@@ -1,4 +1,5 @@
 using ScaleKD.Tests.Shared;
+using ScaleKD.Torch.Tests.Training;
 using ScaleKD.Torch.Distillation;
 using ScaleKD.Torch.Jobs;
 using ScaleKD.Torch.Weights;
@@ -9,6 +10,7 @@ namespace ScaleKD.Torch.Tests.Jobs;
 /// gradients averaged takes the steps one process takes with the whole batch; and a job stopped after an epoch and
 /// started again resumes from its checkpoint where it stopped.</summary>
 [Trait("Category", "TorchJob")]
+[Collection(SerialTrainingCollection.Name)] // creating the job's models reseeds torch's global generator
 public sealed class JobDistributedTests
 {
     /// <summary>A model without BatchNorm (a Mixer student and a ViT teacher; the projector stems on LayerNorm), since

@@ -1,4 +1,5 @@
 using ScaleKD.Tests.Shared;
+using ScaleKD.Torch.Tests.Training;
 using ScaleKD.Torch.Distillation;
 using ScaleKD.Torch.Jobs;
 using ScaleKD.Torch.Models;
@@ -17,6 +18,7 @@ namespace ScaleKD.Torch.Tests.Jobs;
 /// a wrong formula, weight-decay group, learning rate or clip by many orders of magnitude.
 /// </summary>
 [Trait("Category", "TorchJob")]
+[Collection(SerialTrainingCollection.Name)] // creating the job's models reseeds torch's global generator
 public sealed class JobStepParityTests
 {
     const double Tolerance = 1e-5;
