@@ -27,6 +27,8 @@ public static class JobCommands
             throw new CliException(e.Message, "change the option named, or run it in .NET with scalekd distill");
         }
         AnsiConsole.MarkupLine(Markup.Escape($"Next: python3 -m torch.distributed.run --nproc_per_node=2 {Path.Combine(folder, PythonRunner.Script)}"));
+        // torch 1.13's launcher under Python 3.11 cannot parse its own defaults of these two flags (fixed in PyTorch 2.0).
+        AnsiConsole.MarkupLine("  (with Debian 12's PyTorch 1.13, add --redirects 1 --tee 1 after --nproc_per_node)");
         AnsiConsole.MarkupLine(Markup.Escape($"then: scalekd import-student --job {folder} --output model.zip"));
         return 0;
     }
