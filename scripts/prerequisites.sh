@@ -13,6 +13,10 @@ packages=()
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || packages+=(dataset-fashion-mnist)
 # A font for the text in the report's PNG plots.
 [ -d /usr/share/fonts/truetype/dejavu ] || packages+=(fonts-dejavu-core)
+# Debian's PyTorch (1.13, CPU) runs the jobs scalekd export-job writes (torchrun, gloo) and their tests; PIL reads a
+# job's image files. Looked for under /usr/bin/python3, where Debian installs them.
+/usr/bin/python3 -c "import torch" >/dev/null 2>&1 || packages+=(python3-torch)
+/usr/bin/python3 -c "import PIL" >/dev/null 2>&1 || packages+=(python3-pil)
 # unzip, for the consumer test's look inside the packages.
 command -v unzip >/dev/null 2>&1 || packages+=(unzip)
 

@@ -16,8 +16,8 @@ import time
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "reference"))
-import distill_ref as ref  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "python"))
+import scalekd.losses as ref  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--teacher", default="swin_pico_patch2_window4_32")
@@ -102,8 +102,8 @@ def create(name):
             else timm.create_model(name, pretrained=False, num_classes=10)
         return model, True
     except ImportError:
-        from cases_cnn import BasicBlock, ResNet
-        from cases_tokens import Swin, VisionTransformer
+        from scalekd.models.cnn import BasicBlock, ResNet
+        from scalekd.models.tokens import Swin, VisionTransformer
         fallback = {
             "swin_pico_patch2_window4_32": lambda: Swin(size, 2, 4, 8, [2, 2, 1, 1], [2, 2, 4, 4], 10),
             "vit_pico_patch4_32": lambda: VisionTransformer(size, 4, 32, 4, 2, 10),

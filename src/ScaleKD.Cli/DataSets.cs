@@ -1,5 +1,7 @@
 using Microsoft.ML;
 using ScaleKD.Torch.IO;
+using ScaleKD.Torch.Jobs;
+using ScaleKD.Torch.Teachers;
 using ScaleKD.Torch.Training.Data;
 using SkiaSharp;
 
@@ -52,6 +54,25 @@ public static class DataSets
         return new ImageDataSet(FromFiles(ml, limited), FromFiles(ml, validation), FromFiles(ml, test), FromFiles(ml, teacherTrain), classes,
             $"{data}: {limited.Count} training, {validation.Count} validation and {test.Count} test images, {classes.Count} classes",
             FileFingerprint.Of(rows.Select(r => r.Path)));
+    }
+
+    /// <summary>The same subsets as <see cref="Open"/>, as a job export takes them: the student's training images (IDX
+    /// positions or files), and for IDX data the teacher's images, which a from-scratch or probed teacher needs.</summary>
+    public static (JobData Train, TeacherData? Teacher, IReadOnlyList<string> ClassNames) ForJob(string? data, int? trainLimit, int? validationLimit,
+        int? teacherTrainLimit)
+    {
+        data ??= FashionMnist.DefaultDirectory;
+        if (IsIdx(data))
+        {
+            var (train, validation, _, teacherTrain) = IdxSubsets(data, trainLimit, validationLimit, teacherTrainLimit);
+            var images = Path.Combine(data, "train-images-idx3-ubyte.gz");
+            var labels = Path.Combine(data, "train-labels-idx1-ubyte.gz");
+            // Always by position: the validation images are held out of the training split even without a limit.
+            return (new JobData.Idx(images, labels, train.FileCount, train.Indices), new TeacherData(teacherTrain, validation), FashionMnist.ClassNames);
+        }
+        var rows = ListFiles(data, screen: null);
+        var limited = Balanced(Split(rows).Train, trainLimit);
+        return (new JobData.Files(limited.Select(r => (r.Label, r.Path)).ToList()), null, ClassNames(rows));
     }
 
     /// <summary>Labelled images to score (<c>evaluate</c>): all of an image folder or TSV, or only the fifth that distill
@@ -176,15 +197,21 @@ public static class DataSets
 
     static ImageDataSet OpenIdx(MLContext ml, string folder, int? trainLimit, int? validationLimit, int? teacherTrainLimit)
     {
+        var (train, validation, test, teacherTrain) = IdxSubsets(folder, trainLimit, validationLimit, teacherTrainLimit);
+        return new ImageDataSet(FromIdx(ml, train), FromIdx(ml, validation), FromIdx(ml, test), FromIdx(ml, teacherTrain), FashionMnist.ClassNames,
+            $"Fashion-MNIST ({folder}): {train.Count} training images for the student{(trainLimit is null ? "" : $" (of {train.FileCount})")}, " +
+            $"{teacherTrain.Count} for the teacher, {validation.Count} validation images held out of the training split, all {test.Count} test images for the final accuracy",
+            FileFingerprint.Of(Directory.EnumerateFiles(folder, "*-ubyte*").Order(StringComparer.Ordinal)));
+    }
+
+    static (IdxImageSource Train, IdxImageSource Validation, IdxImageSource Test, IdxImageSource TeacherTrain) IdxSubsets(string folder, int? trainLimit,
+        int? validationLimit, int? teacherTrainLimit)
+    {
         // Validation comes out of the training split, so that Fashion-MNIST's test split is only ever scored, never chosen by.
         var (allTrain, validation) = FashionMnist.Train(folder).SplitStratified(validationLimit ?? IdxValidationImages, SubsetSeed + 1);
         var train = trainLimit is { } limit ? allTrain.TakeStratified(limit, SubsetSeed) : allTrain;
         var teacherTrain = teacherTrainLimit is { } teacherLimit ? allTrain.TakeStratified(teacherLimit, SubsetSeed) : allTrain;
-        var test = FashionMnist.Test(folder);
-        return new ImageDataSet(FromIdx(ml, train), FromIdx(ml, validation), FromIdx(ml, test), FromIdx(ml, teacherTrain), FashionMnist.ClassNames,
-            $"Fashion-MNIST ({folder}): {train.Count} training images for the student{(trainLimit is null ? "" : $" (of {allTrain.Count})")}, " +
-            $"{teacherTrain.Count} for the teacher, {validation.Count} validation images held out of the training split, all {test.Count} test images for the final accuracy",
-            FileFingerprint.Of(Directory.EnumerateFiles(folder, "*-ubyte*").Order(StringComparer.Ordinal)));
+        return (train, validation, FashionMnist.Test(folder), teacherTrain);
     }
 
     /// <summary>IDX images encoded as PNG bytes on the fly, so they take the same path as image files.</summary>

@@ -57,7 +57,7 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
         Directory.CreateDirectory(settings.Output);
         var teacherHistory = new List<EpochMetrics>();
         var spec = settings.Spec with { Teacher = settings.Spec.Teacher with { CacheDirectory = TeacherCacheDirectory } };
-        var teacherCacheKey = TeacherCacheKey(data);
+        var teacherCacheKey = TeacherCacheKey(settings, data.ClassNames, data.Fingerprint);
         var runs = new List<StudentRun>();
         foreach (var method in settings.Baseline && spec.Method != DistillationMethod.None ? [DistillationMethod.None, spec.Method] : new[] { spec.Method })
         {
@@ -111,8 +111,8 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
         // nothing worth a zip, and an old zip of a finished run must not be replaced by it.
         if (stop.IsCancellationRequested && history.Count == 0)
             return (null, new StoppedRun(run.Method, 0, null, run.CheckpointDirectory));
-        using var model = new TransformerChain<ITransformer>(student, ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(student.Transform(train)));
-        Save(() => AtomicFile.Write(zip, stream => ml.Model.Save(model, train.Schema, stream)), $"Saving the model to {zip}");
+        using var model = ModelZip.Chain(ml, student, train);
+        Save(() => ModelZip.Save(ml, model, train, zip), $"Saving the model to {zip}");
         if (stop.IsCancellationRequested)
             return (null, new StoppedRun(run.Method, history.Count, zip, run.CheckpointDirectory));
         MulticlassClassificationMetrics metrics;
@@ -172,8 +172,8 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
     /// training images, and the validation images that choose its best epoch), and the fingerprint of its files, so that
     /// images replaced in place train a new teacher instead of reusing a stale one. The student's subset is not part of
     /// it, so one teacher serves every student size.</summary>
-    string TeacherCacheKey(ImageDataSet data) =>
-        $"{Path.GetFullPath(settings.Data ?? Torch.Training.Data.FashionMnist.DefaultDirectory)}|{string.Join("|", data.ClassNames)}" +
+    public static string TeacherCacheKey(DistillSettings settings, IReadOnlyList<string> classNames, string? fingerprint) =>
+        $"{Path.GetFullPath(settings.Data ?? Torch.Training.Data.FashionMnist.DefaultDirectory)}|{string.Join("|", classNames)}" +
         $"|teacher images {settings.TeacherTrainLimit?.ToString() ?? "all"}|validation images {settings.ValidationLimit?.ToString() ?? "all"}" +
-        $"|files {data.Fingerprint}";
+        (fingerprint is null ? "" : $"|files {fingerprint}");
 }

@@ -122,12 +122,25 @@ var importTeacher = new Command("import-teacher", "Check a safetensors checkpoin
 importTeacher.SetAction(result => Run(result.GetValue(verbose), () =>
     Commands.ImportTeacher(result.GetValue(importModel)!, result.GetValue(importWeights)!, result.GetValue(classes), result.GetValue(importSize))));
 
+var jobFolder = new Option<string>("--output") { Description = "The job folder to write.", Required = true };
+var exportJob = new Command("export-job", "Prepare the teacher and write a PyTorch DDP job folder (job.json, weights, data, train.py) for the same distillation; run it with torchrun.")
+{
+    data, preset, teacher, teacherWeights, teacherEpochs, student, method, epochs, batch, imageSize, learningRate, teacherLearningRate, trainLimit,
+    teacherTrainLimit, validationLimit, seed, augment, jobFolder,
+};
+exportJob.SetAction(result => Run(result.GetValue(verbose), () => JobCommands.ExportJob(Settings(result), result.GetValue(jobFolder)!)));
+
+var job = new Option<string>("--job") { Description = "A job folder written by export-job, after torchrun has run it.", Required = true };
+var zipOutput = new Option<string>("--output") { Description = "The model zip to write.", DefaultValueFactory = _ => "model.zip" };
+var importStudent = new Command("import-student", "Turn the student a PyTorch job trained into a model zip, as distill writes it.") { job, zipOutput };
+importStudent.SetAction(result => Run(result.GetValue(verbose), () => JobCommands.ImportStudent(result.GetValue(job)!, result.GetValue(zipOutput)!)));
+
 var info = new Command("info", "Show which libtorch and device the tool uses.") { device };
 info.SetAction(result => Run(result.GetValue(verbose), () => Commands.Info(result.GetValue(device) == "cuda")));
 
 var root = new RootCommand("scalekd: distil vision transformers into small ML.NET image classifiers (ScaleKD, NeurIPS 2024).")
 {
-    distill, evaluate, predict, export, compare, importTeacher, info, verbose,
+    distill, evaluate, predict, export, compare, importTeacher, exportJob, importStudent, info, verbose,
 };
 root.SetAction(result => distill.Parse([]).Invoke());
 return root.Parse(args).Invoke();

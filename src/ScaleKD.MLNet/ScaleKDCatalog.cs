@@ -1,6 +1,8 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using ScaleKD.Torch.Distillation;
+using ScaleKD.Torch.Models;
+using ScaleKD.Torch.Native;
 
 namespace ScaleKD.MLNet;
 
@@ -36,5 +38,22 @@ public static class ScaleKDCatalog
         options.Epochs = epochs ?? options.Epochs;
         options.ImageSize = imageSize ?? options.ImageSize;
         return new(catalog.GetEnvironment(), options);
+    }
+
+    /// <summary>A student trained elsewhere (by a PyTorch DDP job; ScaleKD.Torch's <c>TrainedStudent</c>) as the
+    /// transformer <see cref="ScaleKDTrainer.Fit"/> returns: the same scoring, preprocessing, annotations and model zip.</summary>
+    /// <param name="catalog">The multiclass catalog.</param>
+    /// <param name="student">The trained student; the transformer owns it from here on.</param>
+    /// <param name="options">The settings it was trained with (<see cref="ScaleKDTrainer.Options.FromSpec"/>): its image
+    /// size, normalisation and evaluation crop, and the column names.</param>
+    /// <param name="classNames">Its classes by output index; they become the predicted label's text values.</param>
+    public static ScaleKDTransformer ScaleKDStudent(this MulticlassClassificationCatalog catalog, VisionModel student,
+        ScaleKDTrainer.Options options, IReadOnlyList<string> classNames)
+    {
+        var env = catalog.GetEnvironment();
+        var spec = options.ToSpec(options.Seed ?? 0, BackendOptions.From(env));
+        var device = TorchBackend.Initialize(spec.Backend).Device;
+        return new ScaleKDTransformer(env, student, device, options.ImageColumnName, options.ScoreColumnName, options.PredictedLabelColumnName,
+            ClassLabels.FromNames(classNames), StudentPreprocessing.For(spec), options.ScoringBatchSize);
     }
 }

@@ -21,14 +21,20 @@ public static class ChildProcess
             start.ArgumentList.Add(argument);
         foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
             start.Environment[name] = value;
+        // A guard against a hung child, not a speed bar: a loaded 2-core CI machine runs a small distill in minutes.
+        return Run(start, $"{helper} {string.Join(' ', arguments)}", TimeSpan.FromMinutes(10));
+    }
+
+    /// <summary>Runs <paramref name="start"/> (its output redirected) to the end, or kills it after <paramref name="timeout"/>.</summary>
+    public static Result Run(ProcessStartInfo start, string description, TimeSpan timeout)
+    {
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
-        // A guard against a hung child, not a speed bar: a loaded 2-core CI machine runs a small distill in minutes.
-        if (!process.WaitForExit(TimeSpan.FromMinutes(10)))
+        if (!process.WaitForExit(timeout))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{helper} {string.Join(' ', arguments)} did not finish in 10 minutes.");
+            throw new TimeoutException($"{description} did not finish in {timeout.TotalMinutes} minutes.");
         }
         return new Result(process.ExitCode, stdout.Result, stderr.Result);
     }

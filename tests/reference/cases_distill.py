@@ -2,7 +2,7 @@
 FitNet. Whole-pair ScaleKDObjective fixtures live in cases_pairs.py."""
 import torch
 
-import distill_ref as ref
+import scalekd.losses as ref
 from fixture import randomize_, state
 
 

@@ -1,6 +1,6 @@
 """Whole ScaleKD loss on tiny teacher/student pairs (prefix pair_): the data flow of one distillation step as
-docs/method.md ("One step") draws it, with the reference models of cases_tokens.py / cases_cnn.py and the components of
-distill_ref.py. The settings below are what ScaleKD.Torch's ScaleKDObjective resolves for these pairs.
+docs/method.md ("One step") draws it, with the models and the objective of the
+Python package python/scalekd (the one the PyTorch job runs). The settings below are what ScaleKD.Torch's ScaleKDObjective resolves for these pairs.
 
 The pairs run at 64 px so that the student's last stage is 2x2: at 1x1 the stage-4 projector sees a single key, its
 output is the same token at every position, and the frequency view of that constant map is zero in exact
@@ -19,54 +19,17 @@ cnn_resnet_pico_32 (its weights do not depend on the image size; a checksum conf
 depend on it (ViT's position embedding, Swin's clamped window tables), so they are stored with the projectors, in
 float16, rounded so that float32 computes with exactly those values."""
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
-import distill_ref as ref
-from cases_cnn import ResNet, BasicBlock
-from cases_tokens import Swin, VisionTransformer
 from fixture import half_state, param_checksum, randomize_
+from scalekd.models.cnn import BasicBlock, ResNet
+from scalekd.models.tokens import Swin, VisionTransformer
+from scalekd.objective import ScaleKDObjective
 
 
-class ScaleKDReference(nn.Module):
-    def __init__(self, teacher, student, teacher_stages, student_stages, alpha, heads, softmax_scale=5.0, smoothing=0.0,
-                 teacher_size=None):
-        super().__init__()
-        self.teacher_size = teacher_size
-        self.teacher, self.student = [teacher], [student]  # used, not owned (kept out of this module's state)
-        self.alpha, self.smoothing = alpha, smoothing
-        self.t4 = teacher_stages[3]
-        projectors = {}
-        for view in ("spatial", "frequency"):
-            for stage, self_query in ((2, True), (3, False)):
-                (cs, hs, ws), (ct, ht, wt) = student_stages[stage], teacher_stages[stage]
-                projectors[f"s{stage + 1}_{view}"] = ref.CrossAttentionProjector(
-                    cs, (hs, ws), ct, (ht, wt), heads[stage - 2], softmax_scale, False, self_query)
-        self.projectors = nn.ModuleDict(projectors)
-
-    def forward(self, images, labels):
-        teacher, student = self.teacher[0], self.student[0]
-        with torch.no_grad():
-            # A teacher at its own resolution sees the images resized (bilinear, as torch resizes by default).
-            t_images = images if self.teacher_size is None else F.interpolate(
-                images, size=(self.teacher_size, self.teacher_size), mode="bilinear", align_corners=False)
-            t_stages, _, zt = teacher.forward_stages(t_images)
-        t4 = t_stages[3]
-        s_stages, _, zs = student.forward_stages(images)
-        _, h, w = self.t4
-        terms = {"ce": 0.5 * F.cross_entropy(zs, labels, label_smoothing=self.smoothing),
-                 "kd": 0.5 * ref.soft_target_loss(zs, zt, 1.0)}
-        # The maps each view compares (the student side per term, the teacher's stage 4 for all): the test derives
-        # each term's float32 tolerance from how much their DC removal amplifies rounding.
-        self.maps = {"teacher_stage4": t4}
-        for view, alpha, loss in (("spatial", self.alpha[0], ref.spatial_loss), ("frequency", self.alpha[1], ref.frequency_loss)):
-            proxy = teacher.forward_from_stage(self.projectors[f"s3_{view}"](s_stages[2]), 3)
-            self.maps[f"s3_{view}"] = ref.tokens_to_map(proxy, h, w)
-            terms[f"s3_{view}"] = loss(self.maps[f"s3_{view}"], t4, alpha)
-            direct = self.projectors[f"s4_{view}"](s_stages[3], proxy)
-            self.maps[f"s4_{view}"] = ref.tokens_to_map(direct, h, w)
-            terms[f"s4_{view}"] = loss(self.maps[f"s4_{view}"], t4, alpha)
-        return terms
+def ScaleKDReference(teacher, student, teacher_stages, student_stages, alpha, heads, teacher_size=None):
+    """The package's objective with the settings ScaleKD.Torch resolves for these pairs (softmax scale 5, BatchNorm
+    stem, no label smoothing, w = 0.5, T = 1)."""
+    return ScaleKDObjective(teacher, student, teacher_stages, student_stages, alpha, heads, teacher_size=teacher_size)
 
 
 def pair_case(teacher, teacher_seed, student, student_seed, teacher_stages, student_stages, alpha, heads, seed,
@@ -92,7 +55,7 @@ def pair_case(teacher, teacher_seed, student, student_seed, teacher_stages, stud
     for module in (teacher, student, loss):
         module.double()
     images = images.double().requires_grad_(True)
-    terms = loss(images, labels)
+    terms, _ = loss(images, labels)
     sum(terms.values()).backward()
     tensors.update({"input.images": images.detach().float(), "input.labels": labels, "grad.images": images.grad.float()})
     tensors.update({f"output.{k}": v.detach() for k, v in terms.items()})

@@ -10,7 +10,7 @@ import os
 
 import torch
 
-from safetensors_io import save
+from scalekd.safetensors_io import save
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
 

@@ -12,11 +12,13 @@ import sys
 
 import torch
 
-import fixture
-
 torch.set_num_threads(1)  # deterministic accumulation order
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
+# The models and the method live in the job's Python package (python/scalekd); the fixtures are written from it.
+sys.path.insert(0, os.path.join(here, "..", "..", "python"))
+import fixture  # noqa: E402  (after the paths it imports from)
+
 prefix = sys.argv[1] if len(sys.argv) > 1 else ""
 for path in sorted(glob.glob(os.path.join(here, "cases_*.py"))):
     module = importlib.import_module(os.path.splitext(os.path.basename(path))[0])

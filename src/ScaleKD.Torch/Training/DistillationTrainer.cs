@@ -81,9 +81,7 @@ public sealed class DistillationTrainer(DistillationSpec spec, Action? checkAliv
     ITrainingStep CreateStep(VisionModel student, VisionModel? teacher, DistillationObjective objective, long stepsPerEpoch)
     {
         var recipe = Spec.OptimizerFor(student.Family);
-        var trainable = student.named_parameters().Select(p => ($"student.{p.name}", p.parameter))
-            .Concat(objective.named_parameters().Where(p => p.parameter.requires_grad).Select(p => ($"objective.{p.name}", p.parameter)))
-            .ToList();
+        var trainable = Trainable(student, objective);
         var schedule = recipe.CreateSchedule(stepsPerEpoch, Spec.Epochs);
         var onCuda = student.parameters().First().device.type == DeviceType.CUDA;
         return Spec.StudentBFloat16Everywhere || (onCuda && Spec.StudentBFloat16OnCuda)
@@ -91,6 +89,13 @@ public sealed class DistillationTrainer(DistillationSpec spec, Action? checkAliv
                 trainable, recipe, schedule, Spec.GradientClipNorm)
             : new FullPrecisionStep(objective, trainable, recipe, schedule, Spec.GradientClipNorm);
     }
+
+    /// <summary>What the optimizer updates, by name: the student's parameters, then the objective's (its projectors).
+    /// The PyTorch job (python/scalekd/job.py) orders and names them the same way.</summary>
+    internal static List<(string Name, TorchSharp.Modules.Parameter Parameter)> Trainable(VisionModel student, DistillationObjective objective) =>
+        student.named_parameters().Select(p => ($"student.{p.name}", p.parameter))
+            .Concat(objective.named_parameters().Where(p => p.parameter.requires_grad).Select(p => ($"objective.{p.name}", p.parameter)))
+            .ToList();
 
     ModelEma? CreateEma(VisionModel student)
     {

@@ -41,6 +41,12 @@ public sealed class IdxImageSource : IBatchSource
     /// <summary>Image height and width in pixels.</summary>
     public (int Height, int Width) ImageSize => (_height, _width);
 
+    /// <summary>The images this source reads, by their position in the IDX file (a subset's choice, for a job export).</summary>
+    public IReadOnlyList<int> Indices => _indices;
+
+    /// <summary>How many images the IDX file holds.</summary>
+    public int FileCount => _labels.Length;
+
     /// <summary>Opens an images file and its labels file.</summary>
     /// <param name="classNames">Names by label; their count is the class count.</param>
     /// <exception cref="FileNotFoundException">A file is missing.</exception>

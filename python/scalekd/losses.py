@@ -1,6 +1,7 @@
-"""Reference implementation of the ScaleKD components (docs/method.md; official code
-mmcls/models/dis_losses/fmdv2.py and classifiers/distiller.py), written for parity fixtures. Module and
-parameter names here are the ones ScaleKD.Torch uses."""
+"""The ScaleKD components (docs/method.md; official code mmcls/models/dis_losses/fmdv2.py and
+classifiers/distiller.py): the projector, the DCT, both feature-loss views, the logit losses. The PyTorch job trains
+with them and tests/reference writes the parity fixtures from them. Module and parameter names are the ones
+ScaleKD.Torch uses."""
 import math
 
 import torch

@@ -3,11 +3,13 @@
 Debian 12 has no python3-safetensors, and the format is small enough to write here.
 """
 import json
+import os
 import struct
 
 import torch
 
-_DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.float64: "F64", torch.int64: "I64", torch.int32: "I32"}
+_DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.float64: "F64", torch.int64: "I64", torch.int32: "I32",
+           torch.bfloat16: "BF16", torch.uint8: "U8"}
 _TORCH = {v: k for k, v in _DTYPES.items()}
 
 
@@ -16,17 +18,23 @@ def save(path, tensors):
     header, blobs, offset = {}, [], 0
     for name in sorted(tensors):
         t = tensors[name].detach().contiguous().cpu()
-        data = t.numpy().tobytes()
+        # numpy has no bfloat16: its bytes travel as int16.
+        data = (t.view(torch.int16) if t.dtype == torch.bfloat16 else t).numpy().tobytes()
         header[name] = {"dtype": _DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
     raw = json.dumps(header, separators=(",", ":")).encode()
     raw += b" " * (-len(raw) % 8)
-    with open(path, "wb") as f:
+    # Through a temporary file and a rename, so that a process killed mid-write leaves the old file or the new one.
+    temp = f"{path}.{os.getpid()}.tmp"
+    with open(temp, "wb") as f:
         f.write(struct.pack("<Q", len(raw)))
         f.write(raw)
         for blob in blobs:
             f.write(blob)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temp, path)
 
 
 def load(path):

@@ -1,0 +1,38 @@
+"""The models by the names ScaleKD.Torch's ModelRegistry gives them (timm's names for the full-size ones), built from
+this package's definitions, which carry timm's module and parameter names: weights move between the two sides, and
+timm, by name. Each entry is the configuration ScaleKD.Torch registers under that name."""
+from .cnn import BasicBlock, Bottleneck, ConvNeXt, MobileNetV1, ResNet
+from .tokens import Mixer, Swin, VisionTransformer
+
+_FACTORIES = {
+    "resnet_pico": lambda c, s, i: ResNet(BasicBlock, (1, 1, 1, 1), (8, 16, 24, 32), c, i),
+    "resnet_pico_bottleneck": lambda c, s, i: ResNet(Bottleneck, (1, 1, 1, 1), (4, 8, 12, 16), c, i),
+    "resnet18": lambda c, s, i: ResNet(BasicBlock, (2, 2, 2, 2), (64, 128, 256, 512), c, i),
+    "resnet50": lambda c, s, i: ResNet(Bottleneck, (3, 4, 6, 3), (64, 128, 256, 512), c, i),
+    "mobilenetv1_pico": lambda c, s, i: MobileNetV1(0.125, 0.5, c, i),
+    "mobilenetv1_100": lambda c, s, i: MobileNetV1(1.0, 1.0, c, i),
+    "convnext_test_pico": lambda c, s, i: ConvNeXt((1, 1, 1, 1), (8, 16, 24, 32), c, i),
+    "convnext_tiny": lambda c, s, i: ConvNeXt((3, 3, 9, 3), (96, 192, 384, 768), c, i),
+    "vit_pico_patch4_32": lambda c, s, i: VisionTransformer(s, 4, 32, 4, 2, c, i),
+    "vit_tiny_patch16_224": lambda c, s, i: VisionTransformer(s, 16, 192, 12, 3, c, i),
+    "vit_small_patch16_224": lambda c, s, i: VisionTransformer(s, 16, 384, 12, 6, c, i),
+    "vit_base_patch16_224": lambda c, s, i: VisionTransformer(s, 16, 768, 12, 12, c, i),
+    "vit_large_patch16_224": lambda c, s, i: VisionTransformer(s, 16, 1024, 24, 16, c, i),
+    "swin_pico_patch2_window4_32": lambda c, s, i: Swin(s, 2, 4, 8, [2, 2, 1, 1], [2, 2, 4, 4], c, i),
+    "swin_tiny_patch4_window7_224": lambda c, s, i: Swin(s, 4, 7, 96, [2, 2, 6, 2], [3, 6, 12, 24], c, i),
+    "swin_small_patch4_window7_224": lambda c, s, i: Swin(s, 4, 7, 96, [2, 2, 18, 2], [3, 6, 12, 24], c, i),
+    "swin_base_patch4_window7_224": lambda c, s, i: Swin(s, 4, 7, 128, [2, 2, 18, 2], [4, 8, 16, 32], c, i),
+    "swin_large_patch4_window7_224": lambda c, s, i: Swin(s, 4, 7, 192, [2, 2, 18, 2], [6, 12, 24, 48], c, i),
+    "mixer_pico_patch4_32": lambda c, s, i: Mixer(s, 4, 32, 4, c, i),
+    "mixer_s16_224": lambda c, s, i: Mixer(s, 16, 512, 8, c, i),
+    "mixer_b16_224": lambda c, s, i: Mixer(s, 16, 768, 12, c, i),
+}
+
+NAMES = sorted(_FACTORIES)
+
+
+def create(name, num_classes, image_size, in_chans=3):
+    """The named model; its weights are whatever the caller loads (the job ships every model's weights)."""
+    if name not in _FACTORIES:
+        raise ValueError(f"unknown model '{name}'; this package builds: {', '.join(NAMES)}")
+    return _FACTORIES[name](num_classes, image_size, in_chans)

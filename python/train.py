@@ -1,0 +1,197 @@
+"""Runs a ScaleKD job folder (written by `scalekd export-job`) on one or many processes:
+
+    python3 -m torch.distributed.run --nproc_per_node=N JOB/train.py
+    python3 -m torch.distributed.run --nnodes=M --node_rank=R --rdzv_backend=c10d --rdzv_endpoint=HOST:29500 \\
+        --nproc_per_node=N JOB/train.py
+
+gloo on the CPU, NCCL on CUDA (one GPU per process, LOCAL_RANK). Each process draws its share of every global batch
+through DistributedSampler (job.json's batch_size is the global batch: the schedule and the learning rate do not change
+with the number of processes) and DDP averages the gradients, so N processes of batch B/N take the steps one process
+of batch B takes. Every epoch rank 0 writes checkpoints/last.pt (a restart resumes from it), and at the end
+student.safetensors (timm names; `scalekd import-student` turns it into an ML.NET zip) and metrics.json.
+
+Options: --epochs N stops after N epochs (the schedule stays the job's), --max-steps N after N steps (for tests and
+timing), --float64 computes in float64 (parity tests), --no-resume ignores a checkpoint.
+"""
+import argparse
+import json
+import os
+import socket
+import sys
+import time
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data.distributed import DistributedSampler
+
+JOB_DIR = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, JOB_DIR)
+
+from scalekd import data, optim  # noqa: E402  (the package ships beside this script)
+from scalekd.job import Ema, Job, JobError  # noqa: E402
+from scalekd.safetensors_io import save as save_safetensors  # noqa: E402
+
+
+def atomic_torch_save(obj, path):
+    temp = f"{path}.{os.getpid()}.tmp"
+    torch.save(obj, temp)
+    os.replace(temp, path)
+
+
+def atomic_json(obj, path):
+    temp = f"{path}.{os.getpid()}.tmp"
+    with open(temp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(temp, path)
+
+
+def init_process_group():
+    """(rank, world, local_rank, device); a plain `python3 train.py` runs as a world of one."""
+    if "RANK" not in os.environ:
+        with socket.socket() as probe:  # a free port: other jobs may run on this machine
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        os.environ.update(RANK="0", WORLD_SIZE="1", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    cuda = torch.cuda.is_available()
+    local_rank = int(os.environ["LOCAL_RANK"])
+    if cuda:
+        torch.cuda.set_device(local_rank)
+    dist.init_process_group("nccl" if cuda else "gloo")
+    device = torch.device("cuda", local_rank) if cuda else torch.device("cpu")
+    return dist.get_rank(), dist.get_world_size(), device
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--epochs", type=int, help="stop after this many epochs (the schedule stays the job's)")
+    parser.add_argument("--max-steps", type=int, help="stop after this many optimisation steps")
+    parser.add_argument("--float64", action="store_true", help="train in float64 (parity tests)")
+    parser.add_argument("--no-resume", action="store_true", help="start over even when a checkpoint exists")
+    parser.add_argument("--dump-first-step", metavar="FILE",
+                        help="write the first step's batch, loss terms, clipped gradients and updated weights (safetensors; parity tests)")
+    parser.add_argument("--output", default=JOB_DIR, help="where student.safetensors, metrics.json and checkpoints/ go")
+    args = parser.parse_args()
+
+    rank, world, device = init_process_group()
+    torch.manual_seed(0)
+    job = Job(JOB_DIR, torch.float64 if args.float64 else torch.float32, device)
+    s = job.settings
+    if s["batch_size"] % world:
+        raise JobError(f"job.json: the global batch {s['batch_size']} does not split over {world} processes")
+    per_rank = s["batch_size"] // world
+    model = job.model
+    if s["sync_batchnorm"] and world > 1:
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    ddp = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    optimizer = job.optimizer()
+    ema = Ema(job.student, s["ema"]) if s["ema"] else None
+
+    images, labels = data.load(JOB_DIR, s["data"], s["class_names"])
+    transforms = data.Transforms(s["augmentation"])
+    steps_per_epoch = s["schedule"]["steps_per_epoch"]
+    sampler = DistributedSampler(range(len(labels)), num_replicas=world, rank=rank, shuffle=True, seed=s["seed"], drop_last=True)
+    if len(sampler) // per_rank != steps_per_epoch:
+        raise JobError(f"job.json: {steps_per_epoch} steps per epoch, but {len(labels)} images in batches of "
+                       f"{s['batch_size']} give {len(sampler) // per_rank}")
+
+    os.makedirs(os.path.join(args.output, "checkpoints"), exist_ok=True)
+    checkpoint = os.path.join(args.output, "checkpoints", "last.pt")
+    epoch0, global_step, history = 0, 0, []
+    if os.path.exists(checkpoint) and not args.no_resume:
+        state = torch.load(checkpoint, map_location=device)
+        job.model.load_state_dict(state["model"])
+        if isinstance(optimizer, optim.LambReference):
+            optim.load_lamb_state(optimizer, state["optimizer"])
+        else:
+            optimizer.load_state_dict(state["optimizer"])
+        if ema is not None:
+            ema.state, ema.updates = state["ema"], state["ema_updates"]
+        epoch0, global_step, history = state["epoch"], state["global_step"], state["history"]
+        if rank == 0:
+            print(f"resuming after epoch {epoch0} (step {global_step}) from {checkpoint}", flush=True)
+
+    autocast = device.type == "cuda" and s["bf16_autocast_on_cuda"] and not args.float64
+    last_epoch = min(s["epochs"], args.epochs or s["epochs"])
+    stop = False
+    for epoch in range(epoch0, last_epoch):
+        sampler.set_epoch(epoch)
+        order = torch.tensor(list(iter(sampler)), dtype=torch.int64)
+        generator = torch.Generator().manual_seed(s["seed"] * 1_000_003 + epoch * 1009 + rank)
+        job.model.train()
+        sums, correct, seen, clock = {}, 0, 0, time.time()
+        steps = 0
+        for i in range(steps_per_epoch):
+            batch = order[i * per_rank:(i + 1) * per_rank]
+            x = transforms.train(images[batch], generator).to(device=device, dtype=job.dtype)
+            y = labels[batch].to(device)
+            terms, logits = job.step(ddp, optimizer, x, y, global_step, autocast)
+            if args.dump_first_step and global_step == 0 and rank == 0:
+                dump_step(args.dump_first_step, job.model, x, y, terms)
+            if ema is not None:
+                ema.update(job.student)
+            global_step += 1
+            steps += 1
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach())
+            correct += int((logits.argmax(1) == y).sum())
+            seen += len(y)
+            if args.max_steps and global_step >= args.max_steps:
+                stop = True
+                break
+        seconds = time.time() - clock
+        # The epoch's mean terms and accuracy over every process's images.
+        keys = sorted(sums)
+        totals = torch.tensor([sums[k] for k in keys] + [correct, seen], dtype=torch.float64)
+        dist.all_reduce(totals)
+        record = {"epoch": epoch + 1, "steps": steps, "seconds": seconds, "steps_per_second": steps / seconds,
+                  "images_per_second": steps * s["batch_size"] / seconds, "processes": world,
+                  "train_top1": float(totals[-2] / totals[-1]),
+                  "terms": {k: float(totals[j]) / (steps * world) for j, k in enumerate(keys)}}
+        history.append(record)
+        if rank == 0:
+            print(f"epoch {epoch + 1}/{s['epochs']}: loss {record['terms']['total']:.4f}, train top-1 "
+                  f"{record['train_top1']:.3f}, {record['steps_per_second']:.2f} steps/s on {world} processes", flush=True)
+            if not stop:  # a checkpoint only at an epoch's end, where a resumed run starts
+                atomic_torch_save({"epoch": epoch + 1, "global_step": global_step, "history": history,
+                                   "model": job.model.state_dict(), "optimizer": _optimizer_state(optimizer),
+                                   "ema": ema.state if ema else None, "ema_updates": ema.updates if ema else 0}, checkpoint)
+            atomic_json({"job": os.path.basename(JOB_DIR), "processes": world, "device": str(device),
+                         "global_batch": s["batch_size"], "epochs": history}, os.path.join(args.output, "metrics.json"))
+        dist.barrier()
+        if stop:
+            break
+
+    if rank == 0:
+        # The EMA's weights when the recipe keeps one (what ScaleKD.Torch returns without validation data), else the last.
+        state = ema.state if ema is not None else job.student.state_dict()
+        save_safetensors(os.path.join(args.output, "student.safetensors"),
+                         {k: v.detach().float().cpu() if v.is_floating_point() else v.cpu() for k, v in state.items()})
+        print(f"wrote {os.path.join(args.output, 'student.safetensors')}", flush=True)
+    dist.destroy_process_group()
+
+
+def dump_step(path, model, images, labels, terms):
+    """The batch, the terms (shape [1]), and per trainable parameter its clipped gradient and its value after the step,
+    under the names ScaleKD.Torch's trainer gives them (student.*, objective.*)."""
+    tensors = {"input.images": images, "input.labels": labels}
+    tensors.update({f"output.{k}": v.detach().reshape(1) for k, v in terms.items()})
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            tensors[f"param.{name}"] = p.detach()
+            tensors[f"grad.{name}"] = p.grad
+    save_safetensors(path, {k: v.detach().cpu() for k, v in tensors.items()})
+
+
+def _optimizer_state(optimizer):
+    return optim.lamb_state(optimizer) if isinstance(optimizer, optim.LambReference) else optimizer.state_dict()
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (JobError, data.JobDataError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)

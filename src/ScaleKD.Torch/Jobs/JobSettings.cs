@@ -1,0 +1,145 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using ScaleKD.Torch.IO;
+using ScaleKD.Torch.Training;
+using ScaleKD.Torch.Training.Optimization;
+
+namespace ScaleKD.Torch.Jobs;
+
+/// <summary>
+/// job.json: the <see cref="DistillationSpec"/> the job was exported from (what <c>import-student</c> reads back), and
+/// beside it everything ScaleKD.Torch resolved from it for the Python runner (python/scalekd/job.py), so that the two
+/// sides never resolve a default twice: the per-pair ScaleKD settings, the optimizer, the schedule's step counts, the
+/// augmentation and the data. Written with snake_case names, the Python convention.
+/// </summary>
+public sealed record JobSettings
+{
+    /// <summary>The format's name in <see cref="Format"/>.</summary>
+    public const string FormatName = "scalekd-job";
+
+    /// <summary>The version this library writes and reads; python/scalekd/job.py checks it too.</summary>
+    public const int CurrentVersion = 1;
+
+    /// <summary>The file's name in a job folder.</summary>
+    public const string FileName = "job.json";
+
+    /// <summary>Always <see cref="FormatName"/>.</summary>
+    public string Format { get; init; } = FormatName;
+
+    /// <summary>The format's version.</summary>
+    public int Version { get; init; } = CurrentVersion;
+
+    /// <summary>The settings the job was exported from.</summary>
+    public required DistillationSpec Spec { get; init; }
+
+    /// <summary>The classes, by label index.</summary>
+    public required IReadOnlyList<string> ClassNames { get; init; }
+
+    /// <summary>The student's square image size.</summary>
+    public required int ImageSize { get; init; }
+
+    /// <summary>Channels the models take (grayscale images are repeated to them).</summary>
+    public int InChannels { get; init; } = 3;
+
+    /// <summary>Passes over the data.</summary>
+    public required int Epochs { get; init; }
+
+    /// <summary>The global batch, split over the processes; it sets the learning rate and the schedule.</summary>
+    public required int BatchSize { get; init; }
+
+    /// <summary>Seeds the data order.</summary>
+    public required int Seed { get; init; }
+
+    /// <summary>ScaleKD, VanillaKD or None.</summary>
+    public required string Method { get; init; }
+
+    /// <summary>The student: its registered (timm) name and its initial weights.</summary>
+    public required JobModel Student { get; init; }
+
+    /// <summary>The prepared teacher, or null for <c>None</c>.</summary>
+    public JobModel? Teacher { get; init; }
+
+    /// <summary>The objective's resolved settings and initial weights.</summary>
+    public required JobObjective Objective { get; init; }
+
+    /// <summary>The optimizer the recipe resolved to for the student's family.</summary>
+    public required JobOptimizer Optimizer { get; init; }
+
+    /// <summary>The learning-rate schedule, in steps of the global batch.</summary>
+    public required JobSchedule Schedule { get; init; }
+
+    /// <summary>The global gradient-norm clip, or null.</summary>
+    public double? GradientClipNorm { get; init; }
+
+    /// <summary>The student's EMA, or null for none.</summary>
+    public ModelEmaOptions? Ema { get; init; }
+
+    /// <summary>The training augmentation and the evaluation geometry.</summary>
+    public required JobAugmentation Augmentation { get; init; }
+
+    /// <summary>Where the training images are, relative to the job folder.</summary>
+    public required JobDataFiles Data { get; init; }
+
+    /// <summary>BatchNorm statistics over all processes (SyncBatchNorm, CUDA only in PyTorch); off: per process.</summary>
+    public bool SyncBatchnorm { get; init; }
+
+    /// <summary>On CUDA, the teacher's and the student's forward passes under bfloat16 autocast.</summary>
+    public bool Bf16AutocastOnCuda { get; init; } = true;
+
+    static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new JsonStringEnumConverter() },
+    };
+
+    /// <summary>Writes <c>job.json</c> into <paramref name="folder"/>, atomically.</summary>
+    public void Write(string folder) => AtomicFile.WriteAllText(Path.Combine(folder, FileName), JsonSerializer.Serialize(this, Json));
+
+    /// <summary>Reads a job folder's <c>job.json</c>.</summary>
+    /// <exception cref="FileNotFoundException">It is missing.</exception>
+    /// <exception cref="InvalidDataException">It is not a job file of this version; the message names it.</exception>
+    public static JobSettings Read(string folder)
+    {
+        var path = Path.Combine(folder, FileName);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"'{path}' is missing; scalekd export-job writes it.", path);
+        JobSettings? settings;
+        try
+        {
+            settings = JsonSerializer.Deserialize<JobSettings>(File.ReadAllText(path), Json);
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"'{path}' is not a job file: {e.Message}", e);
+        }
+        if (settings is null || settings.Format != FormatName || settings.Version != CurrentVersion)
+            throw new InvalidDataException($"'{path}' is not a version-{CurrentVersion} {FormatName} file.");
+        return settings;
+    }
+}
+
+/// <summary>A model of the job: its registered name, image size and weights file (relative to the job folder).</summary>
+public sealed record JobModel(string Model, int ImageSize, string Weights);
+
+/// <summary>The objective's settings as <c>ScaleKDObjective.Settings</c> resolved them (the logit terms for every
+/// method), and the initial projector weights (ScaleKD only).</summary>
+public sealed record JobObjective(double KdWeight, double Temperature, double LabelSmoothing, string? Weights = null,
+    double SpatialWeight = 0, double FrequencyWeight = 0, int Stage3Heads = 0, int Stage4Heads = 0, double SoftmaxScale = 0,
+    bool LayerNormStem = false, bool UseTpp = false, bool UseFrequency = false);
+
+/// <summary>The optimizer: AdamW or Lamb, with timm's weight-decay grouping.</summary>
+public sealed record JobOptimizer(string Kind, double Lr, double WeightDecay, IReadOnlyList<double> Betas, double Eps,
+    bool ExcludeOneDimensional, IReadOnlyList<string> NoWeightDecayNames, double? LambMaxGradNorm);
+
+/// <summary>The warm-up and cosine schedule (<see cref="WarmupCosineSchedule"/>) in steps.</summary>
+public sealed record JobSchedule(long StepsPerEpoch, long TotalSteps, long WarmupSteps, double InitialLr, double MinLr);
+
+/// <summary>Crop-and-flip augmentation (or none) and the normalisation and evaluation crop.</summary>
+public sealed record JobAugmentation(bool Enabled, int ImageSize, IReadOnlyList<double> CropScale, IReadOnlyList<double> CropRatio,
+    double Hflip, IReadOnlyList<double> Mean, IReadOnlyList<double> Std, double EvalCropFraction);
+
+/// <summary>The training data: <c>idx</c> (images, labels, optional indices) or <c>manifest</c> (a TSV of label and path,
+/// decoded and stored at <paramref name="StorageSize"/>).</summary>
+public sealed record JobDataFiles(string Kind, int Count, string? Images = null, string? Labels = null, IReadOnlyList<int>? Indices = null,
+    string? Manifest = null, int StorageSize = 0);

@@ -1,0 +1,80 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace ScaleKD.Tests.Shared;
+
+/// <summary>
+/// Runs an exported job's <c>train.py</c> under Debian's PyTorch (<c>python3-torch</c>, which scripts/prerequisites.sh
+/// installs): the Python interpreter that imports torch (SCALEKD_PYTHON, /usr/bin/python3, or python3 on the PATH),
+/// and torchrun on a free port.
+/// </summary>
+public static class TorchJob
+{
+    /// <summary>The interpreter with torch, or null when none is installed.</summary>
+    public static string? Python { get; } = FindPython();
+
+    /// <summary>Why the job tests skip, or null when they run.</summary>
+    public static string? SkipReason => Python is null
+        ? "python3-torch is not installed (sudo apt-get install python3-torch; scripts/prerequisites.sh installs it)"
+        : null;
+
+    /// <summary>Runs <c>JOB/train.py</c> on <paramref name="processes"/> gloo processes; throws with the output on failure.</summary>
+    public static ChildProcess.Result Run(string jobFolder, int processes, params string[] arguments)
+    {
+        var python = Python ?? throw new InvalidOperationException(SkipReason);
+        var start = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true };
+        // Debian 12's torch 1.13 launcher under Python 3.11 cannot parse its own default --redirects/--tee of "0"
+        // (fixed in PyTorch 2.0); redirecting stdout to its log folder and teeing it back works on both.
+        foreach (var a in new[] { "-m", "torch.distributed.run", $"--nproc_per_node={processes}", $"--master_port={FreePort()}",
+                     "--redirects", "1", "--tee", "1", "--log_dir", Path.Combine(jobFolder, "logs"), Path.Combine(jobFolder, "train.py") })
+            start.ArgumentList.Add(a);
+        foreach (var a in arguments)
+            start.ArgumentList.Add(a);
+        start.Environment["OMP_NUM_THREADS"] = "1";
+        var result = ChildProcess.Run(start, $"train.py on {processes} processes", TimeSpan.FromMinutes(3));
+        if (result.ExitCode != 0)
+            throw new InvalidOperationException($"train.py on {processes} processes failed ({result.ExitCode}):\n{result.StandardError}\n{result.StandardOutput}");
+        return result;
+    }
+
+    static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    static string? FindPython()
+    {
+        var candidates = new[] { Environment.GetEnvironmentVariable("SCALEKD_PYTHON"), "/usr/bin/python3", "python3" };
+        foreach (var candidate in candidates.OfType<string>())
+        {
+            try
+            {
+                var start = new ProcessStartInfo(candidate, ["-c", "import torch"]) { RedirectStandardOutput = true, RedirectStandardError = true };
+                using var process = Process.Start(start)!;
+                process.WaitForExit();
+                if (process.ExitCode == 0)
+                    return candidate;
+            }
+            catch (System.ComponentModel.Win32Exception)
+            {
+                // not installed under this name
+            }
+        }
+        return null;
+    }
+}
+
+/// <summary>A fact that needs PyTorch: skipped, with the reason, only where python3-torch is not installed.</summary>
+public sealed class TorchJobFactAttribute : FactAttribute
+{
+    public TorchJobFactAttribute() => Skip = TorchJob.SkipReason;
+}
+
+/// <summary>A theory that needs PyTorch (see <see cref="TorchJobFactAttribute"/>).</summary>
+public sealed class TorchJobTheoryAttribute : TheoryAttribute
+{
+    public TorchJobTheoryAttribute() => Skip = TorchJob.SkipReason;
+}
