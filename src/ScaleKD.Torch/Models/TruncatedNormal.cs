@@ -20,7 +20,7 @@ static class TruncatedNormal
         var upper = Cdf((b - mean) / std);
         // Scalars held by name until the end: an implicit double-to-Scalar conversion leaves the Scalar unreachable as
         // soon as its handle is read, and a finalizer that runs during the native call frees it under libtorch
-        // ("Unknown scalar type" in a full, parallel test run, in a model's constructor).
+        // ("Unknown scalar type" in a full, parallel test run, in a model's constructor). Upstream: dotnet/TorchSharp#1434.
         using var scale = (std * Math.Sqrt(2)).ToScalar();
         using var shift = mean.ToScalar();
         using var low = a.ToScalar();

@@ -37,10 +37,14 @@ public sealed class DistillationSpecTests
     [Fact]
     public void TheTeacherRunTrainsTheTeacherAloneWithItsOwnRecipeAndSeed()
     {
-        var spec = DistillationSpec.Quick with { Seed = 4, CheckpointDirectory = "checkpoints" };
+        var spec = DistillationSpec.Quick with
+        {
+            Seed = 4, CheckpointDirectory = "checkpoints",
+            Teacher = new TeacherSpec { Model = "swin_pico_patch2_window4_32", Epochs = 3, Optimizer = OptimizerRecipe.AdamW(2e-3) },
+        };
         var teacherRun = spec.ForTeacherTraining();
         Assert.Equal(DistillationMethod.None, teacherRun.Method);
-        Assert.Equal(spec.Teacher.Epochs, teacherRun.Epochs);
+        Assert.Equal(3, teacherRun.Epochs);
         Assert.Equal(OptimizerRecipe.AdamW(2e-3), teacherRun.Optimizer);
         Assert.Equal(4, teacherRun.Seed);
         Assert.Equal(Path.Combine("checkpoints", "teacher"), teacherRun.CheckpointDirectory);
@@ -64,7 +68,8 @@ public sealed class DistillationSpecTests
     public void TheQuickPresetIsAValueOfTheSpec()
     {
         var quick = DistillationSpec.Quick;
-        Assert.Equal(("swin_pico_patch2_window4_32", 3, "mixer_pico_patch4_32", 30, 64), (quick.Teacher.Model, quick.Teacher.Epochs, quick.Student, quick.Epochs, quick.ImageSize));
+        Assert.Equal(("resnet18_imagenet_mlnet", "mixer_pico_patch4_32", 30, 64), (quick.Teacher.Model, quick.Student, quick.Epochs, quick.ImageSize));
+        Assert.Equal(64, quick.Teacher.ImageSizeFor(quick.ImageSize));
         Assert.Equal(AugmentationOptions.Light(64), quick.Augmentation);
         Assert.Equal(OptimizerRecipe.AdamW(5e-3), quick.Optimizer);
         quick.Validate();

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace ScaleKD.Torch.Training.Augmentation;
@@ -79,7 +80,13 @@ public static class AffineWarp
         var sourceY = Coefficient(3) * x + Coefficient(4) * y + Coefficient(5);
         var inside = (sourceX >= 0) & (sourceX < width) & (sourceY >= 0) & (sourceY < height);
         // grid_sample's normalised coordinates with align_corners = false: −1 and 1 are the image's outer edges.
-        var grid = stack([sourceX * (2.0 / width) - 1.0, sourceY * (2.0 / height) - 1.0], -1).expand(n, height, width, 2).to(images.dtype);
+        // Scalars held by name through the calls: TorchSharp 0.107's implicit conversions leave a Scalar unreachable while
+        // libtorch still reads it, and its finalizer can free it mid-call on a loaded machine ("Unknown scalar type",
+        // seen in this background augmentation). Upstream: dotnet/TorchSharp#1434.
+        using var xScale = (2.0 / width).ToScalar();
+        using var yScale = (2.0 / height).ToScalar();
+        using var one = 1.0.ToScalar();
+        var grid = stack([sourceX.mul(xScale).sub(one), sourceY.mul(yScale).sub(one)], -1).expand(n, height, width, 2).to(images.dtype);
         var sampled = nn.functional.grid_sample(images, grid, GridSampleMode.Bilinear, GridSamplePaddingMode.Border, align_corners: false);
         var fillColor = tensor(fill.ToArray(), dtype: images.dtype, device: images.device).view(1, -1, 1, 1);
         var warped = sampled.where(inside.unsqueeze(1).expand(n, 1, height, width), fillColor);
