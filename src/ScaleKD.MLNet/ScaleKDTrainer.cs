@@ -103,7 +103,8 @@ public sealed partial class ScaleKDTrainer : IEstimator<ScaleKDTransformer>
     TeacherVerdict? CheckTeacher(DistillationSpec spec, PreparedTeacher teacher, DataViewBatchSource train, DataViewBatchSource? validation,
         IChannel channel, CancellationTokenSource cancellation)
     {
-        if (spec.TeacherCheck.Policy == WeakTeacherPolicy.Off)
+        // A stop while the teacher was prepared ends the fit with what there is; it is no verdict on the teacher.
+        if (spec.TeacherCheck.Policy == WeakTeacherPolicy.Off || cancellation.IsCancellationRequested)
             return null;
         var log = new SynchronousProgress<string>(line => channel.Info($"ScaleKD: {line}"));
         var verdict = TeacherCheck.Run(spec, teacher, train, validation, _options.StudentOnlyValidationTop1, log, () => CheckAlive(cancellation), cancellation.Token);

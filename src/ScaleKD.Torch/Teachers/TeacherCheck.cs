@@ -107,12 +107,14 @@ public static class TeacherCheck
         if (validation is null || validation.Count == 0 || teacher.ValidationTop1 is null)
             return Judge(teacher.ValidationTop1, train.ClassCount, studentTop1, (int)(validation?.Count ?? 0));
         studentTop1 ??= EstimateStudentAlone(spec, train, validation, log, checkAlive, cancellationToken);
-        return Judge(teacher.ValidationTop1, train.ClassCount, studentTop1, (int)validation.Count);
+        return studentTop1 is null
+            ? new TeacherVerdict(false, true, teacher.ValidationTop1, 1.0 / train.ClassCount, null, 0, "The teacher was not checked: the run was stopped.")
+            : Judge(teacher.ValidationTop1, train.ClassCount, studentTop1, (int)validation.Count);
     }
 
     /// <summary>The student trained alone for <see cref="TeacherCheckOptions.StudentEstimateEpochsFor"/> epochs (its
-    /// schedule compressed into them), measured on the validation images.</summary>
-    static double EstimateStudentAlone(DistillationSpec spec, IBatchSource train, IBatchSource validation, IProgress<string>? log,
+    /// schedule compressed into them), measured on the validation images; null when the run was stopped.</summary>
+    static double? EstimateStudentAlone(DistillationSpec spec, IBatchSource train, IBatchSource validation, IProgress<string>? log,
         Action? checkAlive, CancellationToken cancellationToken)
     {
         var epochs = spec.TeacherCheck.StudentEstimateEpochsFor(spec.Epochs);
@@ -126,7 +128,12 @@ public static class TeacherCheck
         // Validated as the real run is (after every epoch, the same transform); the last epoch's accuracy is the estimate.
         var result = new DistillationTrainer(run, checkAlive).Fit(student, null, train, validation, null, cancellationToken);
         var top1 = result.History.LastOrDefault()?.ValidationTop1;
-        log?.Report(top1 is { } t ? $"the student alone reached {t:P1} after {result.History.Count} epochs." : "the student estimate was stopped.");
-        return top1 ?? 0;
+        if (result.StopReason == StopReason.Cancelled || top1 is null)
+        {
+            log?.Report("the student estimate was stopped.");
+            return null;
+        }
+        log?.Report($"the student alone reached {top1:P1} after {result.History.Count} epochs.");
+        return top1;
     }
 }
