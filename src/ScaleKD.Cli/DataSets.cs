@@ -199,7 +199,7 @@ public static class DataSets
     {
         var (train, validation, test, teacherTrain) = IdxSubsets(folder, trainLimit, validationLimit, teacherTrainLimit);
         return new ImageDataSet(FromIdx(ml, train), FromIdx(ml, validation), FromIdx(ml, test), FromIdx(ml, teacherTrain), FashionMnist.ClassNames,
-            $"Fashion-MNIST ({folder}): {train.Count} training images for the student{(trainLimit is null ? "" : $" (of {train.FileCount})")}, " +
+            $"Fashion-MNIST ({folder}): {train.Count} training images for the student{(trainLimit is null ? "" : $" (of {train.FileCount - validation.Count})")}, " +
             $"{teacherTrain.Count} for the teacher, {validation.Count} validation images held out of the training split, all {test.Count} test images for the final accuracy",
             FileFingerprint.Of(Directory.EnumerateFiles(folder, "*-ubyte*").Order(StringComparer.Ordinal)));
     }

@@ -81,7 +81,8 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
                 return new DistillOutcome(teacherHistory, runs, data, stopped);
             runs.Add(finished!);
         }
-        if (teacherHistory.Count == 0 && spec.Method != DistillationMethod.None && spec.Teacher.WeightsPath is null)
+        if (teacherHistory.Count == 0 && spec.Method != DistillationMethod.None && spec.Teacher.WeightsPath is null
+            && !ModelRegistry.IsBuiltInPretrained(spec.Teacher.Model))
             display.Line("The teacher came from the cache; its accuracy when trained is in its .json description.");
         return new DistillOutcome(teacherHistory, runs, data);
     }
