@@ -139,12 +139,13 @@ public sealed class ScaleKDObjective : DistillationObjective
     }
 
     /// <summary>The student stage (1-based) whose map is a single position although ScaleKD's frequency view needs more,
-    /// or null when the student fits: the check the objective makes, for front ends that check settings before training.</summary>
+    /// or null when the student fits: the check the objective makes, for front ends that check settings before training.
+    /// Without a teacher to decide TPP's default, it checks as if TPP were on (the stricter check).</summary>
     public static int? SinglePositionStage(VisionModel student, ScaleKDOptions options)
     {
         ArgumentNullException.ThrowIfNull(student);
         ArgumentNullException.ThrowIfNull(options);
-        return SinglePositionStage(student.StageShapes(), options.UseFrequencyView, options.UseCrossAttentionProjector, options.UseTeacherParameterPerception);
+        return SinglePositionStage(student.StageShapes(), options.UseFrequencyView, options.UseCrossAttentionProjector, options.UseTeacherParameterPerception ?? true);
     }
 
     static int? SinglePositionStage(IReadOnlyList<StageShape> studentStages, bool frequencyView, bool crossAttention, bool parameterPerception)
@@ -183,7 +184,7 @@ public sealed class ScaleKDObjective : DistillationObjective
             Stem: o.Stem ?? (layerNormStudent ? ProjectorStem.LayerNorm : ProjectorStem.BatchNorm),
             UseCrossAttentionProjector: o.UseCrossAttentionProjector,
             UseFrequencyView: o.UseFrequencyView,
-            UseTeacherParameterPerception: o.UseTeacherParameterPerception,
+            UseTeacherParameterPerception: o.UseTeacherParameterPerception ?? TeacherParameterPerception.SuitsTeacher(teacher),
             DcRemoval: o.DcRemoval);
     }
 

@@ -35,8 +35,11 @@ public sealed record ScaleKDOptions
     /// <summary>Ablation switch: false keeps only the spatial view (and one projector per stage).</summary>
     public bool UseFrequencyView { get; init; } = true;
 
-    /// <summary>Ablation switch: false drops the stage-3 proxy path; the stage-4 projectors then learn their own queries.</summary>
-    public bool UseTeacherParameterPerception { get; init; } = true;
+    /// <summary>Teacher Parameter Perception, the stage-3 proxy path through the teacher's stage 4; false drops it and the
+    /// stage-4 projectors learn their own queries. Default (null): on for teachers whose stage 4 normalises its input
+    /// (Swin, ViT, ConvNeXt), off for CNN teachers whose stage 4 convolves its input as it comes (ResNet, MobileNetV1, the
+    /// built-in ONNX ResNet-18; see <see cref="TeacherParameterPerception.SuitsTeacher"/>).</summary>
+    public bool? UseTeacherParameterPerception { get; init; }
 
     /// <summary>How the frequency view removes the DC component; both ways give the same value.</summary>
     public DcRemoval DcRemoval { get; init; } = DcRemoval.MeanSubtraction;

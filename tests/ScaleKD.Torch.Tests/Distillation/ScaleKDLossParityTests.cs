@@ -35,7 +35,8 @@ public sealed class ScaleKDLossParityTests : TensorScopeTest
         LoadWeights(teacher, pairFixture, "teacher.");
         var student = ModelRegistry.Create("resnet_pico", Pico);
         LoadWeights(student, "cnn_resnet_pico_32", "");
-        var loss = new ScaleKDObjective(teacher, student);
+        // The fixtures hold every term, TPP's too; a CNN teacher has TPP off by default, so it is asked for here.
+        var loss = new ScaleKDObjective(teacher, student, new ObjectiveOptions { ScaleKD = new() { UseTeacherParameterPerception = true } });
         var pair = ParityFixture.Load(pairFixture);
         Assert.Equal(pair.Input("student_checksum").item<double>(), Checksum(student), 6);
         StateDicts.LoadStrict(loss, pair.Parameters("loss."), pairFixture);
@@ -190,8 +191,13 @@ public sealed class ScaleKDLossParityTests : TensorScopeTest
         var noCap = new ScaleKDObjective(teacher, student, new ObjectiveOptions { ScaleKD = new() { UseCrossAttentionProjector = false } });
         Assert.DoesNotContain(noCap.modules(), m => m is CrossAttentionProjector);
         Assert.Equal(6, noCap.Compute(images, labels).Terms.Count);
-        // A teacher that cannot run its last stage alone cannot serve TPP.
-        Assert.Throws<ArgumentException>(() => new ScaleKDObjective(ModelRegistry.Create("mobilenetv1_pico", Pico), student));
+        // TPP by default: on for a Swin teacher, off for CNN teachers (TeacherParameterPerception.SuitsTeacher).
+        Assert.True(new ScaleKDObjective(teacher, student).Settings.UseTeacherParameterPerception);
+        Assert.False(new ScaleKDObjective(ModelRegistry.Create("resnet_pico", Pico), student).Settings.UseTeacherParameterPerception);
+        // A teacher that cannot run its last stage alone cannot serve TPP when it is asked for.
+        var mobileNet = ModelRegistry.Create("mobilenetv1_pico", Pico);
+        Assert.False(new ScaleKDObjective(mobileNet, student).Settings.UseTeacherParameterPerception);
+        Assert.Throws<ArgumentException>(() => new ScaleKDObjective(mobileNet, student, new ObjectiveOptions { ScaleKD = new() { UseTeacherParameterPerception = true } }));
     }
 
     [Fact]

@@ -81,7 +81,11 @@ public sealed class OnnxImportTests : TensorScopeTest, IDisposable
     {
         using var teacher = ModelRegistry.Create(MlNetResNet18.Name, new ModelOptions(NumClasses: 10));
         using var student = ModelRegistry.Create("resnet_pico", new ModelOptions(NumClasses: 10, ImageSize: 64));
-        using var loss = new ScaleKDObjective(teacher, student);
+        // A CNN teacher has TPP off by default (TeacherParameterPerception.SuitsTeacher); asked for, its proxy path runs
+        // through the imported stage 4.
+        using (var byDefault = new ScaleKDObjective(teacher, student))
+            Assert.False(byDefault.Settings.UseTeacherParameterPerception);
+        using var loss = new ScaleKDObjective(teacher, student, new ObjectiveOptions { ScaleKD = new() { UseTeacherParameterPerception = true } });
         // Hierarchical-teacher weights; the projectors map the student's 4×4 and 2×2 maps onto 14×14 and 7×7.
         Assert.Equal((0.08, 0.06), (loss.Settings.SpatialWeight, loss.Settings.FrequencyWeight));
         student.train();
