@@ -66,6 +66,9 @@ public static class Report
             md.AppendLine("|---|---|---|---|---|---|---|");
             foreach (var e in history)
                 md.AppendLine(Invariant($"| {e.Epoch} | {e.TrainLoss:F4} | {e.TrainTop1:P1} | {e.ValidationTop1:P2} | {e.ValidationTop5:P2} | {e.LearningRate:G3} | {e.ImagesPerSecond:F0} |"));
+            // The weighted terms show which part of the objective the student was mostly trained on.
+            if (history[^1].TrainTerms is { Count: > 0 } terms)
+                md.AppendLine("\nloss terms of the last epoch (weighted): " + string.Join(", ", terms.Select(t => Invariant($"{t.Key} {t.Value:F4}"))));
         }
         AtomicFile.WriteAllText(Path.Combine(folder, "report.md"), md.ToString());
     }

@@ -131,6 +131,27 @@ public sealed partial class CommandTests(TinyImageFolder folder, ITestOutputHelp
     }
 
     [Fact]
+    public void CompareAblationAddsScaleKDsPartsOneAtATime()
+    {
+        var output = Path.Combine(folder.Root, "ablation-out");
+        var result = folder.Scalekd("compare", "--data", folder.Images, "--teacher", "vit_pico_patch4_32", "--students", "resnet_pico",
+            "--ablation", "--seeds", "1", "--image-size", "64", "--epochs", "1", "--teacher-epochs", "1", "--batch", "16",
+            "--augment", "none", "--output", output);
+        Assert.True(result.ExitCode == 0, result.StandardError + result.StandardOutput);
+        var table = File.ReadAllText(Path.Combine(output, "compare.md"));
+        Assert.Contains("| student | logit KD | + CAP (spatial view) | + frequency view | + TPP |", table);
+        Assert.Matches(@"\| resnet_pico( \| \d+\.\d\d ± \d+\.\d\d){4} \|", table);
+        // Each column trained on exactly its parts' loss terms (compare.csv: one line per run).
+        var runs = File.ReadAllLines(Path.Combine(output, "compare.csv")).Skip(1).Select(l => l.Split(',')).ToDictionary(f => f[1], f => f[^1]);
+        Assert.DoesNotContain("s4_", runs["logit KD"]);
+        Assert.Contains("s4_spatial", runs["+ CAP (spatial view)"]);
+        Assert.DoesNotContain("frequency", runs["+ CAP (spatial view)"]);
+        Assert.Contains("s4_frequency", runs["+ frequency view"]);
+        Assert.DoesNotContain("s3_", runs["+ frequency view"]);
+        Assert.Contains("s3_spatial", runs["+ TPP"]);
+    }
+
+    [Fact]
     public void ImportTeacherListsWhatDiffers()
     {
         TorchBackend.Initialize();
