@@ -42,6 +42,10 @@ public sealed class Preflight
         var needsTeacher = methods.Any(m => m != DistillationMethod.None);
         if (needsTeacher && spec.Teacher.WeightsPath is null)
             check.AtLeastOne("--teacher-epochs", spec.Teacher.Epochs);
+        if (spec.Teacher.FineTuneEpochs < 0)
+            check.Add($"--teacher-finetune-epochs {spec.Teacher.FineTuneEpochs.ToString(CultureInfo.InvariantCulture)} cannot be negative (0: the linear probe alone).");
+        else if (needsTeacher && spec.Teacher.FineTuneEpochs > 0 && spec.Teacher.WeightsPath is null && !ModelRegistry.IsBuiltInPretrained(spec.Teacher.Model))
+            check.Add($"--teacher-finetune-epochs fine-tunes a pretrained teacher; '{spec.Teacher.Model}' without --teacher-weights is trained from scratch (use --teacher-epochs).");
         var sizeValid = check.AtLeastOne("--image-size", spec.ImageSize);
         if (spec.ImageSize > MaxImageSize)
         {

@@ -19,6 +19,7 @@ var teacherWeights = new Option<string?>("--teacher-weights") { Description = "T
 var teacherImageSize = new Option<int?>("--teacher-image-size") { Description = "Image size a pretrained teacher sees (resized from the student's); default: the student's, at least 64 for resnet18_imagenet_mlnet. Larger is more accurate and slower (it learned at 224)." };
 var force = new Option<bool>("--force") { Description = "Distil even when the teacher is not clearly better than chance and than the student alone (the check then only warns)." };
 var teacherEpochs = new Option<int?>("--teacher-epochs") { Description = "Epochs of from-scratch teacher training." };
+var teacherFineTune = new Option<int?>("--teacher-finetune-epochs") { Description = "Fine-tune a pretrained teacher whole for this many epochs after its linear probe (backbone at a tenth of the head's learning rate; cached). Default 0: the probe alone." };
 var student = new Option<string?>("--student") { Description = "Student model (timm name), e.g. resnet18, mobilenetv1_100, vit_small_patch16_224." };
 var studentWeights = new Option<string?>("--student-weights") { Description = "Pretrained student weights (timm safetensors); a classifier for other classes is replaced." };
 var method = new Option<DistillationMethod?>("--method") { Description = "ScaleKD, VanillaKD, FeatureKD, Dist or None." };
@@ -43,7 +44,7 @@ var output = new Option<string>("--output") { Description = "Folder for model.zi
 
 var distill = new Command("distill", "Distil a teacher into a student; writes model.zip, report.md and PNG plots.")
 {
-    data, preset, teacher, teacherWeights, teacherImageSize, force, teacherEpochs, student, studentWeights, method, epochs, batch, imageSize, learningRate, teacherLearningRate, trainLimit,
+    data, preset, teacher, teacherWeights, teacherImageSize, force, teacherEpochs, teacherFineTune, student, studentWeights, method, epochs, batch, imageSize, learningRate, teacherLearningRate, trainLimit,
     teacherTrainLimit, validationLimit, seed, device, checkpoints, resume, augment, baseline, skipBadImages, output,
 };
 distill.SetAction(result => Run(result.GetValue(verbose), () =>
@@ -108,7 +109,7 @@ var ablation = new Option<bool>("--ablation") { Description = "Instead of --meth
 var seeds = new Option<int>("--seeds") { Description = "Runs per student and method (seeds 0…N−1).", DefaultValueFactory = _ => 3 };
 var compare = new Command("compare", "Run several methods × students × seeds with the same teacher and write a mean ± std table (compare.md).")
 {
-    data, teacher, teacherWeights, teacherImageSize, force, teacherEpochs, students, methods, ablation, seeds, epochs, batch, imageSize, learningRate, teacherLearningRate, trainLimit, teacherTrainLimit,
+    data, teacher, teacherWeights, teacherImageSize, force, teacherEpochs, teacherFineTune, students, methods, ablation, seeds, epochs, batch, imageSize, learningRate, teacherLearningRate, trainLimit, teacherTrainLimit,
     validationLimit, device, augment, skipBadImages, output,
 };
 compare.SetAction(result => Run(result.GetValue(verbose), () =>
@@ -180,6 +181,7 @@ DistillSettings Settings(ParseResult result, bool forceQuickDefaults = false, bo
                 WeightsPath = result.GetValue(teacherWeights),
                 ImageSize = result.GetValue(teacherImageSize) ?? spec.Teacher.ImageSize,
                 Epochs = result.GetValue(teacherEpochs) ?? spec.Teacher.Epochs,
+                FineTuneEpochs = result.GetValue(teacherFineTune) ?? spec.Teacher.FineTuneEpochs,
                 Optimizer = result.GetValue(teacherLearningRate) is { } teacherLr ? OptimizerRecipe.AdamW(teacherLr) : spec.Teacher.Optimizer,
             },
             Student = result.GetValue(student) ?? spec.Student,

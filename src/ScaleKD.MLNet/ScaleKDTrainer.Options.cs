@@ -78,6 +78,11 @@ public sealed partial class ScaleKDTrainer
         /// <summary>Epochs of from-scratch teacher training, when no weights are given.</summary>
         public int TeacherEpochs { get => Spec.Teacher.Epochs; set => Spec = Spec with { Teacher = Spec.Teacher with { Epochs = value } }; }
 
+        /// <summary>Epochs of fine-tuning a pretrained teacher whole on the training labels after its linear probe (the
+        /// backbone at a tenth of the head's learning rate); 0 (the default): the probe alone. The teacher's validation
+        /// accuracy after it is logged and checked (<see cref="WeakTeacher"/>).</summary>
+        public int TeacherFineTuneEpochs { get => Spec.Teacher.FineTuneEpochs; set => Spec = Spec with { Teacher = Spec.Teacher with { FineTuneEpochs = value } }; }
+
         /// <summary>Optimizer and schedule of a teacher trained from scratch; null: the same choice as <see cref="Optimizer"/>,
         /// applied to the teacher's family.</summary>
         public OptimizerRecipe? TeacherOptimizer { get => Spec.Teacher.Optimizer; set => Spec = Spec with { Teacher = Spec.Teacher with { Optimizer = value } }; }

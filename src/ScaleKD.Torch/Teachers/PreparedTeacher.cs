@@ -16,6 +16,8 @@ public enum TeacherOrigin
     PretrainedWithProbe,
     /// <summary>Trained from scratch here.</summary>
     TrainedFromScratch,
+    /// <summary>Pretrained weights with a probed head, then fine-tuned whole on the data's labels.</summary>
+    FineTuned,
 }
 
 /// <summary>A teacher ready to distil from: on the run's device, its head fitting the data's classes.</summary>

@@ -62,5 +62,26 @@ public static class TeacherCache
         return Path.Combine(directory, $"{spec.Teacher.Model}-{teacherSize}px-probe-{Hash(settings)}.head.safetensors");
     }
 
+    /// <summary>The cache file for a pretrained teacher fine-tuned whole (<see cref="TeacherSpec.FineTuneEpochs"/>):
+    /// named by everything its probe depends on (<see cref="HeadPathFor"/>) and the fine-tuning's own settings, run
+    /// seed and augmentation; null when caching is off.</summary>
+    public static string? FineTunedPathFor(DistillationSpec spec, string? dataKey)
+    {
+        if (HeadPathFor(spec, dataKey) is not { } head)
+            return null;
+        var settings = JsonSerializer.Serialize(new
+        {
+            Probe = Path.GetFileName(head),
+            spec.Teacher.FineTuneEpochs,
+            spec.Teacher.FineTuneLearningRate,
+            spec.Teacher.FineTuneBackboneScale,
+            Seed = spec.Teacher.Seed ?? spec.Seed,
+            spec.BatchSize,
+            Augmentation = spec.AugmentationFor(spec.ImageSize),
+        });
+        return Path.Combine(Path.GetDirectoryName(head)!,
+            $"{spec.Teacher.Model}-{spec.Teacher.ImageSizeFor(spec.ImageSize)}px-finetuned{spec.Teacher.FineTuneEpochs}ep-{Hash(settings)}.safetensors");
+    }
+
     static string Hash(string settings) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(settings)))[..12].ToLowerInvariant();
 }

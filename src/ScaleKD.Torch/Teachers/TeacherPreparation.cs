@@ -1,8 +1,10 @@
+using System.Globalization;
 using ScaleKD.Torch.Distillation;
 using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Native;
 using ScaleKD.Torch.Training;
 using ScaleKD.Torch.Training.Augmentation;
+using ScaleKD.Torch.Training.Optimization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -76,11 +78,22 @@ public sealed class TeacherPreparation(DistillationSpec spec, IProgress<string>?
             return new PreparedTeacher(teacher, TeacherOrigin.Pretrained, null, [], path);
         log?.Report($"the teacher's head ({string.Join(", ", import.SkippedKeys)}) does not fit {options.NumClasses} classes; fitting a linear probe.");
         var probe = FitHead(teacher, data, device, cancellationToken);
-        return new PreparedTeacher(teacher, TeacherOrigin.PretrainedWithProbe, probe.ValidationTop1, [], path);
+        return spec.Teacher.FineTuneEpochs > 0
+            ? FineTune(teacher, probe.ValidationTop1, data, null, cancellationToken)
+            : new PreparedTeacher(teacher, TeacherOrigin.PretrainedWithProbe, probe.ValidationTop1, [], path);
     }
 
     /// <summary>A built-in pretrained network with a probed head: from the cache when this data was probed before.</summary>
     PreparedTeacher ProbeBuiltIn(ModelOptions options, TeacherData data, Device device, CancellationToken cancellationToken)
+    {
+        var fineTuned = spec.Teacher.FineTuneEpochs > 0 ? TeacherCache.FineTunedPathFor(spec, data.CacheKey) : null;
+        if (fineTuned is not null && TeacherFiles.Exists(fineTuned))
+            return LoadSaved(fineTuned, options, TeacherOrigin.Cached, device);
+        var prepared = ProbeBuiltInHead(options, data, device, cancellationToken);
+        return spec.Teacher.FineTuneEpochs > 0 ? FineTune(prepared.Model, prepared.ValidationTop1, data, fineTuned, cancellationToken) : prepared;
+    }
+
+    PreparedTeacher ProbeBuiltInHead(ModelOptions options, TeacherData data, Device device, CancellationToken cancellationToken)
     {
         var teacher = ModelRegistry.Create(spec.Teacher.Model, options, Seed + 1);
         teacher.to(device);
@@ -112,6 +125,41 @@ public sealed class TeacherPreparation(DistillationSpec spec, IProgress<string>?
             batch => FrozenTeacher.AtTeacherSize(teacher, evaluation.Apply(batch).to(device)), spec.Teacher.LinearProbe, log, cancellationToken);
         log?.Report($"linear probe: train top-1 {probe.TrainTop1:P1}" + (probe.ValidationTop1 is { } v ? $", validation top-1 {v:P1}." : "."));
         return probe;
+    }
+
+    /// <summary>Fine-tunes a pretrained teacher whole, its probed head at the full learning rate and its backbone slower,
+    /// at the teacher's own image size, and caches it unless the run was stopped.</summary>
+    PreparedTeacher FineTune(VisionModel teacher, double? probeTop1, TeacherData data, string? cachePath, CancellationToken cancellationToken)
+    {
+        var t = spec.Teacher;
+        var size = teacher.Options.ImageSize;
+        var head = PretrainedWeights.ClassifierKeys(teacher);
+        var run = spec.ForTeacherTraining() with
+        {
+            Epochs = t.FineTuneEpochs,
+            MinimumSteps = 0,
+            ImageSize = size,
+            Augmentation = spec.AugmentationFor(spec.ImageSize) with { ImageSize = size },
+            Optimizer = OptimizerRecipe.AdamW(t.FineTuneLearningRate) with
+            {
+                HeadNames = [.. head],
+                BackboneLearningRateScale = t.FineTuneBackboneScale,
+                Description = string.Create(CultureInfo.InvariantCulture,
+                    $"teacher fine-tuning: AdamW, head lr {t.FineTuneLearningRate:G3}, backbone lr {t.FineTuneLearningRate * t.FineTuneBackboneScale:G3}, wd 0.05, warm-up and cosine"),
+            },
+        };
+        // The probe froze the backbone; fine-tuning trains every parameter (FrozenTeacher freezes them again to distil).
+        foreach (var parameter in teacher.parameters())
+            parameter.requires_grad = true;
+        log?.Report(string.Create(CultureInfo.InvariantCulture,
+            $"fine-tuning the whole teacher for {t.FineTuneEpochs} epochs on {data.Train.Count} labelled images at {size} px (head lr {t.FineTuneLearningRate:G3}, backbone ×{t.FineTuneBackboneScale:G3})."));
+        var result = new DistillationTrainer(run, checkAlive).Fit(teacher, null, data.Train, data.Validation, trainingProgress, cancellationToken);
+        var accuracy = result.History.LastOrDefault(h => h.Epoch == (result.BestEpoch ?? h.Epoch))?.ValidationTop1;
+        log?.Report("teacher fine-tuned" + (accuracy is { } a ? $": validation top-1 {a:P1}" : "") +
+                    (probeTop1 is { } p ? $" (linear probe alone: {p:P1})." : "."));
+        if (cachePath is not null && result.StopReason != StopReason.Cancelled)
+            TeacherFiles.Save(teacher, new TeacherDescription(t.Model, teacher.Options, data.Train.ClassNames, accuracy), cachePath);
+        return new PreparedTeacher(teacher, TeacherOrigin.FineTuned, accuracy, result.History, cachePath);
     }
 
     PreparedTeacher TrainFromScratch(ModelOptions options, TeacherData data, string? cachePath, CancellationToken cancellationToken)

@@ -42,6 +42,19 @@ public sealed record TeacherSpec
     /// <summary>The linear probe that fits an imported teacher's head to the data's classes.</summary>
     public LinearProbeOptions LinearProbe { get; init; } = new();
 
+    /// <summary>Epochs of fine-tuning the whole pretrained teacher on the data's labels after its linear probe (a
+    /// built-in pretrained teacher, or imported weights whose head was replaced); 0 (the default): the probe alone. The
+    /// backbone learns at <see cref="FineTuneBackboneScale"/> of the head's rate, so what it learned on ImageNet is
+    /// adjusted, not overwritten. The fine-tuned teacher is cached whole.</summary>
+    public int FineTuneEpochs { get; init; }
+
+    /// <summary>Peak learning rate of the head while fine-tuning (AdamW, with warm-up and cosine). Default 1e-3.</summary>
+    public double FineTuneLearningRate { get; init; } = 1e-3;
+
+    /// <summary>The backbone's learning rate while fine-tuning, as a fraction of <see cref="FineTuneLearningRate"/>.
+    /// Default 0.1.</summary>
+    public double FineTuneBackboneScale { get; init; } = 0.1;
+
     /// <summary>Where to save a teacher trained from scratch (safetensors plus its .json description); null: nowhere.</summary>
     public string? SavePath { get; init; }
 
@@ -58,6 +71,11 @@ public sealed record TeacherSpec
         if (string.IsNullOrWhiteSpace(Model))
             throw new ArgumentException("The teacher needs a model name.", nameof(Model));
         ArgumentOutOfRangeException.ThrowIfLessThan(Epochs, 1, nameof(Epochs));
+        ArgumentOutOfRangeException.ThrowIfNegative(FineTuneEpochs, nameof(FineTuneEpochs));
+        if (!(FineTuneLearningRate > 0))
+            throw new ArgumentOutOfRangeException(nameof(FineTuneLearningRate), FineTuneLearningRate, "The fine-tuning learning rate must be positive.");
+        if (!(FineTuneBackboneScale > 0 && FineTuneBackboneScale <= 1))
+            throw new ArgumentOutOfRangeException(nameof(FineTuneBackboneScale), FineTuneBackboneScale, "The backbone's share of the learning rate must be in (0, 1].");
         if (ImageSize is < 1)
             throw new ArgumentOutOfRangeException(nameof(ImageSize), ImageSize, "The teacher's image size must be positive, or null for the run's.");
         Optimizer?.Validate();

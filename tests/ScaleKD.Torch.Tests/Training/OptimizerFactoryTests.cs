@@ -22,6 +22,25 @@ public sealed class OptimizerFactoryTests : TensorScopeTest
     }
 
     [Fact]
+    public void WithHeadNamesTheBackboneLearnsAtItsScaleAndTheScheduleKeepsTheRatio()
+    {
+        var recipe = new OptimizerRecipe { WeightDecay = 0.05, LearningRate = 1e-3, HeadNames = ["head.weight", "head.bias"], BackboneLearningRateScale = 0.1 };
+        var model = new TinyTokenNet();
+        var groups = OptimizerFactory.GroupByWeightDecay(model.named_parameters(), recipe);
+        Assert.Equal([(0.0, 0.1), (0.0, 1.0), (0.05, 0.1), (0.05, 1.0)], groups.Select(g => (g.WeightDecay, g.LearningRateScale)));
+        Assert.Equal(["head.bias"], groups[1].Names);
+        Assert.Equal(["head.weight"], groups[3].Names);
+        using var optimizer = OptimizerFactory.Create(model.named_parameters(), recipe);
+        Assert.Equal([1e-4, 1e-3, 1e-4, 1e-3], optimizer.ParamGroups.Select(g => g.InitialLearningRate).Select(r => Math.Round(r, 12)));
+        // The schedule scales each group from its own initial rate (with timm's common floor, min_lr, at the end).
+        recipe.CreateSchedule(100, 10).Apply(optimizer, 50);
+        var rates = optimizer.ParamGroups.Select(g => g.LearningRate).ToList();
+        Assert.Equal(0.1, rates[0] / rates[1], 2);
+        Assert.True(rates[1] is > 0 and < 1e-3);
+        Assert.Throws<ArgumentOutOfRangeException>(() => (recipe with { BackboneLearningRateScale = 0 }).Validate());
+    }
+
+    [Fact]
     public void NamesMatchWholeOrByLastSegmentWithWildcardsAndFrozenParametersAreLeftOut()
     {
         var frozen = nn.Parameter(zeros(3, 3), requires_grad: false);

@@ -96,6 +96,35 @@ public sealed class TeacherPreparationTests : TensorScopeTest
         Assert.NotEqual(probed.Path, TeacherCache.HeadPathFor(spec with { Teacher = spec.Teacher with { ImageSize = 96 } }, "fashion-mnist 100"));
     }
 
+    [Fact]
+    public void TheBuiltInTeacherCanBeFineTunedWholeAfterItsProbeAndIsCachedWhole()
+    {
+        var spec = Spec with
+        {
+            ImageSize = 64,
+            Teacher = new TeacherSpec { CacheDirectory = Path.Combine(_work, "cache"), FineTuneEpochs = 1, LinearProbe = new LinearProbeOptions(Epochs: 20) },
+        };
+        var data = new TeacherData(TrainingSources.Train(64), TrainingSources.Validation(64), "fashion-mnist 64 finetune");
+        using var reference = ModelRegistry.Create(MlNetResNet18.Name, new ModelOptions(NumClasses: 10, ImageSize: 64));
+        var lines = new List<string>();
+        using var tuned = new TeacherPreparation(spec, new Progress(lines.Add)).Prepare(data);
+        Assert.Equal(TeacherOrigin.FineTuned, tuned.Origin);
+        Assert.Single(tuned.History);
+        Assert.NotNull(tuned.ValidationTop1);
+        Assert.Contains(lines, l => l.Contains("fine-tuning the whole teacher for 1 epochs on 64 labelled images at 64 px"));
+        Assert.Contains(lines, l => l.Contains("teacher fine-tuned: validation top-1") && l.Contains("linear probe alone"));
+        // The backbone learned too (its first convolution is no longer ImageNet's).
+        var first = tuned.Model.named_parameters().First();
+        Assert.False(first.parameter.allclose(reference.named_parameters().First().parameter), $"{first.name} did not change");
+
+        lines.Clear();
+        using var again = new TeacherPreparation(spec, new Progress(lines.Add)).Prepare(data);
+        Assert.Equal((TeacherOrigin.Cached, tuned.Path), (again.Origin, again.Path));
+        Assert.True(first.parameter.allclose(again.Model.named_parameters().First().parameter, rtol: 0, atol: 0), "the cached teacher is the fine-tuned one");
+        // More fine-tuning is another teacher.
+        Assert.NotEqual(tuned.Path, TeacherCache.FineTunedPathFor(spec with { Teacher = spec.Teacher with { FineTuneEpochs = 2 } }, data.CacheKey));
+    }
+
     sealed class Progress(Action<string> report) : IProgress<string>
     {
         public void Report(string value) => report(value);

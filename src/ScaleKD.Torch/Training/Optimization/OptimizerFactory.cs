@@ -21,13 +21,13 @@ public static class OptimizerFactory
         return options.Kind switch
         {
             OptimizerKind.AdamW => new AdamW(
-                groups.Select(g => new AdamW.ParamGroup(g.Parameters, lr, options.Beta1, options.Beta2, eps, g.WeightDecay)).ToList(),
+                groups.Select(g => new AdamW.ParamGroup(g.Parameters, lr * g.LearningRateScale, options.Beta1, options.Beta2, eps, g.WeightDecay)).ToList(),
                 lr, options.Beta1, options.Beta2, eps, options.WeightDecay),
             OptimizerKind.Sgd => new SGD(
-                groups.Select(g => new SGD.ParamGroup(g.Parameters, lr, options.Momentum, 0, g.WeightDecay, options.Nesterov)).ToList(),
+                groups.Select(g => new SGD.ParamGroup(g.Parameters, lr * g.LearningRateScale, options.Momentum, 0, g.WeightDecay, options.Nesterov)).ToList(),
                 lr, options.Momentum, 0, options.WeightDecay, options.Nesterov),
             OptimizerKind.Lamb => new Lamb(
-                groups.Select(g => new Lamb.ParamGroup(g.Parameters, new Lamb.Options { LearningRate = lr, WeightDecay = g.WeightDecay })).ToList(),
+                groups.Select(g => new Lamb.ParamGroup(g.Parameters, new Lamb.Options { LearningRate = lr * g.LearningRateScale, WeightDecay = g.WeightDecay })).ToList(),
                 lr, options.Beta1, options.Beta2, eps, options.WeightDecay, maxGradNorm: options.LambMaxGradNorm),
             _ => throw new ArgumentOutOfRangeException(nameof(options), options.Kind, "Unknown optimizer kind."),
         };
@@ -57,16 +57,25 @@ public static class OptimizerFactory
         if (spared.Count + decayed.Count == 0)
             throw new ArgumentException("There are no parameters that require gradients to optimise.", nameof(namedParameters));
 
+        // With head names, each decay group splits into the backbone (learning slower) and the head; without, nothing
+        // changes, so recipes without them keep their groups (and their checkpoints).
+        var head = options.HeadNames.ToHashSet(StringComparer.Ordinal);
         var groups = new List<WeightDecayGroup>();
-        if (spared.Count > 0)
-            groups.Add(Group(0, spared));
-        if (decayed.Count > 0)
-            groups.Add(Group(options.WeightDecay, decayed));
-        return groups;
+        foreach (var (decay, members) in new[] { (0.0, spared), (options.WeightDecay, decayed) })
+        {
+            if (head.Count == 0)
+            {
+                groups.Add(Group(decay, members, 1.0));
+                continue;
+            }
+            groups.Add(Group(decay, members.Where(m => !head.Contains(m.Item1)).ToList(), options.BackboneLearningRateScale));
+            groups.Add(Group(decay, members.Where(m => head.Contains(m.Item1)).ToList(), 1.0));
+        }
+        return groups.Where(g => g.Parameters.Count > 0).ToList();
     }
 
-    static WeightDecayGroup Group(double weightDecay, List<(string Name, Parameter Parameter)> members) =>
-        new(weightDecay, members.Select(m => m.Name).ToList(), members.Select(m => m.Parameter).ToList());
+    static WeightDecayGroup Group(double weightDecay, List<(string Name, Parameter Parameter)> members, double learningRateScale) =>
+        new(weightDecay, members.Select(m => m.Name).ToList(), members.Select(m => m.Parameter).ToList(), learningRateScale);
 
     static string LastSegment(string name) => name[(name.LastIndexOf('.') + 1)..];
 

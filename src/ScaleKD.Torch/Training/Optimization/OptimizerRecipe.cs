@@ -56,6 +56,16 @@ public sealed record OptimizerRecipe
     /// segment, with <c>*</c> and <c>?</c> wildcards as in fnmatch. Default <see cref="DefaultNoWeightDecayNames"/>.</summary>
     public IReadOnlyList<string> NoWeightDecayNames { get; init; } = DefaultNoWeightDecayNames;
 
+    /// <summary>Parameters that learn at the full <see cref="LearningRate"/> when the rest learn slower (a new head on a
+    /// pretrained backbone): exact names as in <c>named_parameters()</c>. Empty (the default): every parameter learns at
+    /// the full rate.</summary>
+    public IReadOnlyList<string> HeadNames { get; init; } = [];
+
+    /// <summary>The learning rate of every parameter not in <see cref="HeadNames"/>, as a fraction of
+    /// <see cref="LearningRate"/>, when <see cref="HeadNames"/> is not empty: fine-tuning a pretrained backbone gently
+    /// while its new head learns fast. Default 1.</summary>
+    public double BackboneLearningRateScale { get; init; } = 1.0;
+
     /// <summary>Warm-up length in epochs; null: the official share of the run for this optimizer (20 of 300 epochs for
     /// AdamW, 5 of 300 for LAMB, at least one step). SGD's traditional step decay has no warm-up.</summary>
     public double? WarmupEpochs { get; init; }
@@ -103,6 +113,8 @@ public sealed record OptimizerRecipe
     {
         if (!(LearningRate > 0))
             throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be positive.");
+        if (!(BackboneLearningRateScale > 0 && BackboneLearningRateScale <= 1))
+            throw new ArgumentOutOfRangeException(nameof(BackboneLearningRateScale), BackboneLearningRateScale, "The backbone's learning-rate scale must be in (0, 1].");
         if (WarmupEpochs is < 0)
             throw new ArgumentOutOfRangeException(nameof(WarmupEpochs), WarmupEpochs, "Warm-up cannot be negative.");
         if (Kind == OptimizerKind.Sgd && WarmupEpochs is not null)
