@@ -12,11 +12,13 @@ public sealed record CompareArm(string Label, DistillationMethod Method, ScaleKD
     public static IReadOnlyList<CompareArm> ForMethods(IEnumerable<DistillationMethod> methods) =>
         methods.Select(m => new CompareArm(m.ToString(), m)).ToList();
 
-    /// <summary>ScaleKD's parts added one at a time, as in the paper's component table: logit KD alone, then the cross
-    /// attention projector with the spatial view, then the frequency view, then teacher parameter perception. The
-    /// last column asks for TPP explicitly, so it is on for CNN teachers too (where ScaleKD's default leaves it off).</summary>
+    /// <summary>ScaleKD's parts added one at a time, as in the paper's component table: the student alone, logit KD,
+    /// then the cross attention projector with the spatial view, then the frequency view, then teacher parameter
+    /// perception. The last column asks for TPP explicitly, so it is on for CNN teachers too (where ScaleKD's default
+    /// leaves it off).</summary>
     public static IReadOnlyList<CompareArm> Ablation { get; } =
     [
+        new("student alone", DistillationMethod.None),
         new("logit KD", DistillationMethod.VanillaKD),
         new("+ CAP (spatial view)", DistillationMethod.ScaleKD, new ScaleKDOptions { UseFrequencyView = false, UseTeacherParameterPerception = false }),
         new("+ frequency view", DistillationMethod.ScaleKD, new ScaleKDOptions { UseTeacherParameterPerception = false }),

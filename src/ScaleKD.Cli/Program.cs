@@ -105,7 +105,7 @@ export.SetAction(result => Run(result.GetValue(verbose), () => Commands.Export(r
 
 var students = new Option<string[]>("--students") { Description = "Students to compare.", DefaultValueFactory = _ => ["resnet_pico", "mixer_pico_patch4_32"], AllowMultipleArgumentsPerToken = true };
 var methods = new Option<DistillationMethod[]>("--methods") { Description = "Methods to compare.", DefaultValueFactory = _ => [DistillationMethod.None, DistillationMethod.VanillaKD, DistillationMethod.ScaleKD], AllowMultipleArgumentsPerToken = true };
-var ablation = new Option<bool>("--ablation") { Description = "Instead of --methods, ScaleKD's parts added one at a time, as in the paper's component table: logit KD; + cross attention projector with the spatial view; + frequency view; + teacher parameter perception." };
+var ablation = new Option<bool>("--ablation") { Description = "Instead of --methods, ScaleKD's parts added one at a time, as in the paper's component table: the student alone; logit KD; + cross attention projector with the spatial view; + frequency view; + teacher parameter perception." };
 var seeds = new Option<int>("--seeds") { Description = "Runs per student and method (seeds 0…N−1).", DefaultValueFactory = _ => 3 };
 var compare = new Command("compare", "Run several methods × students × seeds with the same teacher and write a mean ± std table (compare.md).")
 {

@@ -139,10 +139,12 @@ public sealed partial class CommandTests(TinyImageFolder folder, ITestOutputHelp
             "--augment", "none", "--output", output);
         Assert.True(result.ExitCode == 0, result.StandardError + result.StandardOutput);
         var table = File.ReadAllText(Path.Combine(output, "compare.md"));
-        Assert.Contains("| student | logit KD | + CAP (spatial view) | + frequency view | + TPP |", table);
-        Assert.Matches(@"\| resnet_pico( \| \d+\.\d\d ± \d+\.\d\d){4} \|", table);
+        Assert.Contains("| student | student alone | logit KD | + CAP (spatial view) | + frequency view | + TPP |", table);
+        Assert.Matches(@"\| resnet_pico( \| \d+\.\d\d ± \d+\.\d\d){5} \|", table);
         // Each column trained on exactly its parts' loss terms (compare.csv: one line per run).
         var runs = File.ReadAllLines(Path.Combine(output, "compare.csv")).Skip(1).Select(l => l.Split(',')).ToDictionary(f => f[1], f => f[^1]);
+        Assert.Equal("ce=", runs["student alone"][..3]);
+        Assert.DoesNotContain("kd=", runs["student alone"]);
         Assert.DoesNotContain("s4_", runs["logit KD"]);
         Assert.Contains("s4_spatial", runs["+ CAP (spatial view)"]);
         Assert.DoesNotContain("frequency", runs["+ CAP (spatial view)"]);
