@@ -61,7 +61,7 @@ public sealed class ReliabilityTests(ReliabilityTests.Data data) : IClassFixture
         var output = Path.Combine(data.Root, "never-created");
         var cacheUnderAFile = Path.Combine(data.Root, "notes.png", "cache");
         var result = Data.Scalekd(cacheUnderAFile, "distill", "--data", data.Tsv, "--preset", "none", "--teacher", "vit_pico_patch4_32",
-            "--student", "resnet_pico", "--image-size", "32", "--validation-limit", "0", "--train-limit", "-3", "--epochs", "1", "--output", output);
+            "--student", "resnet_pico", "--image-size", "32", "--validation-limit", "0", "--train-limit", "-3", "--epochs", "1", "--teacher-finetune-epochs", "2", "--output", output);
 
         Assert.Equal(1, result.ExitCode);
         var error = result.StandardError;
@@ -73,7 +73,8 @@ public sealed class ReliabilityTests(ReliabilityTests.Data data) : IClassFixture
         Assert.Contains($"{data.Tsv} line 3: {Path.Combine(data.Root, "missing.png")}: no such file", error);
         Assert.Contains($"{data.Tsv} line 5: {Path.Combine(data.Root, "truncated.png")}: a truncated PNG", error);
         Assert.Contains($"{data.Tsv} line 7: {Path.Combine(data.Root, "notes.png")}: not a PNG, JPEG, BMP, GIF or WebP image", error);
-        Assert.Contains("7 problems, found before starting:", error);
+        Assert.Contains("--teacher-finetune-epochs fine-tunes a pretrained teacher; 'vit_pico_patch4_32' without --teacher-weights is trained from scratch", error);
+        Assert.Contains("8 problems, found before starting:", error);
         Assert.Contains("hint: fix the options and settings named above; --skip-bad-images leaves the bad image files out", error);
         Assert.DoesNotContain("   at ", error);
         Assert.False(Directory.Exists(output), "an early error must leave no output folder");
