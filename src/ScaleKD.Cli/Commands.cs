@@ -131,94 +131,6 @@ public static class Commands
         return 0;
     }
 
-    /// <summary><c>compare</c>: columns (methods, or ScaleKD's parts) × students × seeds with one cached teacher, as a
-    /// mean ± std table.</summary>
-    public static int Compare(DistillSettings basis, IReadOnlyList<string> students, IReadOnlyList<CompareArm> arms, int seeds, bool skipBadImages = false)
-    {
-        using var stop = new GracefulStop();
-        var rows = new List<CompareRow>();
-        var display = new TrainingDisplay();
-        // Checked and opened once: every run uses the same images.
-        var methods = arms.Select(a => a.Method).Distinct().ToList();
-        var data = Preflight.Distill(new MLContext(seed: 0), basis, students, methods, skipBadImages, display.Line, seeds);
-        var runs = from student in students from arm in arms from seed in Enumerable.Range(0, seeds) select (student, arm, seed);
-        var stopped = display.Run(() =>
-        {
-            foreach (var (student, arm, seed) in runs)
-            {
-                var outcome = CompareRun(basis, student, arm, seed, display, data, stop.Token);
-                if (outcome.Stopped is { } cut)
-                    return cut;
-                var run = outcome.Students[^1];
-                rows.Add(new CompareRow(student, arm, seed, run.Metrics.MicroAccuracy, run.Seconds, Report.TestImages(run.Metrics),
-                    run.History.Count > 0 ? run.History[^1].TrainTerms : new Dictionary<string, double>()));
-            }
-            return null;
-        });
-        if (rows.Count > 0)
-            WriteTable(basis, students, arms, seeds, rows);
-        if (stopped is null)
-            return 0;
-        // A table of the finished runs only would mix seeds unevenly; compare has no checkpoints, so it reruns in full.
-        Console.WriteLine($"Stopped during a {stopped.Method} run after {rows.Count} finished run{(rows.Count == 1 ? "" : "s")}" +
-                          (stopped.ModelPath is { } saved ? $"; its best weights so far are saved in {saved}." : ".") +
-                          (rows.Count > 0 ? $" {Path.Combine(basis.Output, "compare.md")} holds the finished runs only." : ""));
-        return stop.ExitCode;
-    }
-
-    static void WriteTable(DistillSettings basis, IReadOnlyList<string> students, IReadOnlyList<CompareArm> arms, int seeds, List<CompareRow> rows)
-    {
-        var md = new StringBuilder();
-        md.AppendLine($"# compare: teacher {basis.Spec.Teacher.Model}, {basis.Spec.Epochs} student epochs, {basis.Spec.ImageSize} px, {seeds} seeds");
-        md.AppendLine();
-        md.AppendLine("| student | " + string.Join(" | ", arms.Select(a => a.Label)) + " |");
-        md.AppendLine("|---|" + string.Concat(arms.Select(_ => "---|")));
-        foreach (var student in students)
-            md.AppendLine($"| {student} | " + string.Join(" | ", arms.Select(a => MeanStd(rows.Where(r => r.Student == student && r.Arm == a).Select(r => r.Top1).ToList()))) + " |");
-        md.AppendLine();
-        md.AppendLine($"Top-1 accuracy of the last epoch on all {rows[0].TestImages} held-out images, mean ± standard deviation over seeds " +
-                      $"(each seed changes initialisation, data order and augmentation; the student's training images are the same); " +
-                      $"student training time {rows.Sum(r => r.Seconds) / 60:F0} min in all.");
-        Directory.CreateDirectory(basis.Output);
-        AtomicFile.WriteAllText(Path.Combine(basis.Output, "compare.md"), md.ToString());
-        WriteRuns(basis.Output, rows);
-        Console.WriteLine(md.ToString());
-    }
-
-    sealed record CompareRow(string Student, CompareArm Arm, int Seed, double Top1, double Seconds, long TestImages, IReadOnlyDictionary<string, double> LastEpochTerms);
-
-    /// <summary>compare.csv: one line per run, with the weighted loss terms of its last epoch (which show what each
-    /// column's student was trained on).</summary>
-    static void WriteRuns(string folder, List<CompareRow> rows)
-    {
-        var csv = new StringBuilder("student,column,method,seed,test_top1,seconds,last_epoch_loss_terms\n");
-        foreach (var r in rows)
-            csv.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"{r.Student},{r.Arm.Label},{r.Arm.Method},{r.Seed},{r.Top1:F6},{r.Seconds:F1},{string.Join(' ', r.LastEpochTerms.Select(t => string.Create(CultureInfo.InvariantCulture, $"{t.Key}={t.Value:F5}")))}"));
-        AtomicFile.WriteAllText(Path.Combine(folder, "compare.csv"), csv.ToString());
-    }
-
-    /// <summary>One run of the table. The teacher is trained (and cached) once, with seed 0, by the first run that needs
-    /// it; each student run gets its own seed. No per-epoch validation: each run is scored once, by its last epoch, on
-    /// the whole held-out split, so no run is chosen by its test accuracy.</summary>
-    static DistillOutcome CompareRun(DistillSettings basis, string student, CompareArm arm, int seed, TrainingDisplay display, ImageDataSet data,
-        CancellationToken stop)
-    {
-        var settings = basis with
-        {
-            // The table's None column is the comparison, so no run checks its teacher (and none trains a quick estimate).
-            Spec = basis.Spec with
-            {
-                Student = student, Method = arm.Method, Seed = seed, Teacher = basis.Spec.Teacher with { Seed = 0 },
-                Objective = arm.ScaleKD is { } parts ? basis.Spec.Objective with { ScaleKD = parts } : basis.Spec.Objective,
-                TeacherCheck = basis.Spec.TeacherCheck with { Policy = WeakTeacherPolicy.Off },
-            },
-            ValidateEachEpoch = false,
-            Output = Path.Combine(basis.Output, "compare", $"{student}-{arm.FolderName}-seed{seed}"),
-        };
-        return new DistillRunner(settings, display, data, stop).Run();
-    }
-
     /// <summary><c>import-teacher</c>: how a checkpoint fits an architecture.</summary>
     public static int ImportTeacher(string modelName, string weights, int classes, int imageSize)
     {
@@ -264,7 +176,7 @@ public static class Commands
 
     static string Short(string name) => name.Length <= 8 ? name : name[..7] + "…";
 
-    static string MeanStd(IReadOnlyList<double> values)
+    internal static string MeanStd(IReadOnlyList<double> values)
     {
         if (values.Count == 0)
             return "–";

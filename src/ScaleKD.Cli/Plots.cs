@@ -35,6 +35,29 @@ public static class Plots
         Save(model, path, 900, 550);
     }
 
+    /// <summary>A data-efficiency study: test top-1 against the number of labelled images (log axis), one line per
+    /// series with a band of ± one standard deviation over seeds.</summary>
+    public static void Study(string path, IReadOnlyList<(string Name, IReadOnlyList<(int Images, double Mean, double Std)> Points)> series)
+    {
+        var model = new PlotModel { Title = "Test top-1 against labelled training images", Background = OxyColors.White };
+        model.Axes.Add(new LogarithmicAxis { Position = AxisPosition.Bottom, Title = "labelled images for the student", MajorGridlineStyle = LineStyle.Dot, MinimumPadding = 0.05, MaximumPadding = 0.05 });
+        model.Axes.Add(new LinearAxis { Position = AxisPosition.Left, Title = "test top-1 (%), mean ± std over seeds", MajorGridlineStyle = LineStyle.Dot });
+        model.Legends.Add(new Legend { LegendPosition = LegendPosition.RightBottom, LegendBackground = OxyColor.FromAColor(220, OxyColors.White) });
+        foreach (var ((name, points), index) in series.Select((s, i) => (s, i)))
+        {
+            // The band takes its line's colour, so each spread reads as that series'.
+            var color = model.DefaultColors[index % model.DefaultColors.Count];
+            var band = new AreaSeries { Fill = OxyColor.FromAColor(45, color), Color = OxyColors.Transparent, Color2 = OxyColors.Transparent, StrokeThickness = 0, RenderInLegend = false };
+            band.Points.AddRange(points.Select(p => new DataPoint(p.Images, 100 * (p.Mean + p.Std))));
+            band.Points2.AddRange(points.Select(p => new DataPoint(p.Images, 100 * (p.Mean - p.Std))));
+            model.Series.Add(band);
+            var line = new LineSeries { Title = name, Color = color, MarkerType = MarkerType.Circle, MarkerSize = 4, StrokeThickness = 2 };
+            line.Points.AddRange(points.Select(p => new DataPoint(p.Images, 100 * p.Mean)));
+            model.Series.Add(line);
+        }
+        Save(model, path, 900, 550);
+    }
+
     /// <summary>The confusion matrix (rows: true class, columns: predicted), counts written in the cells.</summary>
     public static void Confusion(string path, IReadOnlyList<string> classes, IReadOnlyList<IReadOnlyList<double>> counts)
     {

@@ -106,16 +106,17 @@ export.SetAction(result => Run(result.GetValue(verbose), () => Commands.Export(r
 var students = new Option<string[]>("--students") { Description = "Students to compare.", DefaultValueFactory = _ => ["resnet_pico", "mixer_pico_patch4_32"], AllowMultipleArgumentsPerToken = true };
 var methods = new Option<DistillationMethod[]>("--methods") { Description = "Methods to compare.", DefaultValueFactory = _ => [DistillationMethod.None, DistillationMethod.VanillaKD, DistillationMethod.ScaleKD], AllowMultipleArgumentsPerToken = true };
 var ablation = new Option<bool>("--ablation") { Description = "Instead of --methods, ScaleKD's parts added one at a time, as in the paper's component table: the student alone; logit KD; + cross attention projector with the spatial view; + frequency view; + teacher parameter perception." };
+var trainLimits = new Option<int[]?>("--train-limits") { Description = "A data-efficiency study: every column and seed at each of these numbers of labelled student images (class-balanced; the teacher's stay as they are); writes study.png, accuracy against labelled images. Replaces --train-limit.", AllowMultipleArgumentsPerToken = true };
 var seeds = new Option<int>("--seeds") { Description = "Runs per student and method (seeds 0…N−1).", DefaultValueFactory = _ => 3 };
 var compare = new Command("compare", "Run several methods × students × seeds with the same teacher and write a mean ± std table (compare.md).")
 {
-    data, teacher, teacherWeights, teacherImageSize, force, teacherEpochs, teacherFineTune, students, methods, ablation, seeds, epochs, batch, imageSize, learningRate, teacherLearningRate, trainLimit, teacherTrainLimit,
+    data, teacher, teacherWeights, teacherImageSize, force, teacherEpochs, teacherFineTune, students, methods, ablation, trainLimits, seeds, epochs, batch, imageSize, learningRate, teacherLearningRate, trainLimit, teacherTrainLimit,
     validationLimit, device, augment, skipBadImages, output,
 };
 compare.SetAction(result => Run(result.GetValue(verbose), () =>
-    Commands.Compare(Settings(result, forceQuickDefaults: true) with { Baseline = false }, result.GetValue(students)!,
+    CompareCommand.Compare(Settings(result, forceQuickDefaults: true) with { Baseline = false }, result.GetValue(students)!,
         result.GetValue(ablation) ? CompareArm.Ablation : CompareArm.ForMethods(result.GetValue(methods)!), result.GetValue(seeds),
-        result.GetValue(skipBadImages))));
+        result.GetValue(skipBadImages), result.GetValue(trainLimits))));
 
 var importWeights = new Option<string>("--weights") { Description = "A timm or Hugging Face safetensors checkpoint.", Required = true };
 var importModel = new Option<string>("--teacher") { Description = "The architecture it should fit (timm name).", Required = true };

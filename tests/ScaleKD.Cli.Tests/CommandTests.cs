@@ -131,6 +131,24 @@ public sealed partial class CommandTests(TinyImageFolder folder, ITestOutputHelp
     }
 
     [Fact]
+    public void CompareWithSeveralTrainLimitsIsADataEfficiencyStudyWithATableCsvAndPlot()
+    {
+        var output = Path.Combine(folder.Root, "study-out");
+        var result = folder.Scalekd("compare", "--data", folder.Images, "--teacher", "vit_pico_patch4_32", "--students", "resnet_pico",
+            "--methods", "None", "--seeds", "2", "--train-limits", "40", "20", "--image-size", "64", "--epochs", "1", "--batch", "8",
+            "--augment", "none", "--output", output);
+        Assert.True(result.ExitCode == 0, result.StandardError + result.StandardOutput);
+        var table = File.ReadAllText(Path.Combine(output, "compare.md"));
+        Assert.Contains("| student | labelled images | None |", table);
+        Assert.Matches(@"\| resnet_pico \| 20 \| \d+\.\d\d ± \d+\.\d\d \|[^\n]*\n\| resnet_pico \| 40 \| ", table);
+        var runs = File.ReadAllLines(Path.Combine(output, "compare.csv")).Skip(1).Select(l => l.Split(',')).ToList();
+        Assert.Equal(["20", "20", "40", "40"], runs.Select(f => f[4]));
+        Assert.True(File.Exists(Path.Combine(output, "compare", "resnet_pico-None-40img-seed1", "model.zip")));
+        var png = File.ReadAllBytes(Path.Combine(output, "study.png"));
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
+    }
+
+    [Fact]
     public void CompareAblationAddsScaleKDsPartsOneAtATime()
     {
         var output = Path.Combine(folder.Root, "ablation-out");
