@@ -35,7 +35,12 @@ catch (Exception e)
     // stack trace). Hosted by WebApplicationFactory (the entry assembly is then the test host), the exception is how
     // the start-up failure reaches the test.
     if (System.Reflection.Assembly.GetEntryAssembly() == typeof(Program).Assembly)
+    {
+        // The console logger writes from a background queue; disposing the app flushes it, or a busy machine could
+        // exit before the line is written (seen once in CI: exit 1, empty output).
+        ((IDisposable)app).Dispose();
         return 1;
+    }
     throw;
 }
 
