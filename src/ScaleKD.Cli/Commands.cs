@@ -175,13 +175,4 @@ public static class Commands
         metrics.TopKAccuracyForAllK is { Count: > 0 } all ? all[Math.Min(k, all.Count) - 1] : double.NaN;
 
     static string Short(string name) => name.Length <= 8 ? name : name[..7] + "…";
-
-    internal static string MeanStd(IReadOnlyList<double> values)
-    {
-        if (values.Count == 0)
-            return "–";
-        var mean = values.Average();
-        var std = values.Count > 1 ? Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1)) : 0;
-        return string.Create(CultureInfo.InvariantCulture, $"{100 * mean:F2} ± {100 * std:F2}");
-    }
 }

@@ -68,7 +68,7 @@ public static class CompareCommand
         foreach (var limit in limits)
             foreach (var student in students)
                 md.AppendLine($"| {student} | " + (study ? $"{limit} | " : "") + string.Join(" | ", arms.Select(a =>
-                    Commands.MeanStd(rows.Where(r => r.Student == student && r.Arm == a && r.TrainLimit == limit).Select(r => r.Top1).ToList()))) + " |");
+                    MeanStd(rows.Where(r => r.Student == student && r.Arm == a && r.TrainLimit == limit).Select(r => r.Top1).ToList()))) + " |");
         md.AppendLine();
         md.AppendLine($"Top-1 accuracy of the last epoch on all {rows[0].TestImages} held-out images, mean ± standard deviation over seeds " +
                       $"(each seed changes initialisation, data order and augmentation; the student's training images are the same); " +
@@ -103,6 +103,9 @@ public static class CompareCommand
                       select (Name: students.Count > 1 ? $"{arm.Label} ({student})" : arm.Label, Points: (IReadOnlyList<(int, double, double)>)points)).ToList();
         Plots.Study(Path.Combine(folder, "study.png"), series);
     }
+
+    static string MeanStd(IReadOnlyList<double> values) =>
+        values.Count == 0 ? "–" : string.Create(CultureInfo.InvariantCulture, $"{100 * values.Average():F2} ± {100 * SampleStd(values):F2}");
 
     static double SampleStd(IReadOnlyList<double> values)
     {

@@ -116,14 +116,21 @@ public sealed partial class CommandTests(TinyImageFolder folder, ITestOutputHelp
     static List<string> Images(MLContext ml, IDataView view) =>
         ml.Data.CreateEnumerable<ImageBytesRow>(view, reuseRowObject: false).Select(r => Convert.ToBase64String(r.Image)).ToList();
 
+    /// <summary>Runs compare on the tiny folder (a from-scratch pico ViT teacher, a resnet_pico student, one epoch of
+    /// each at 64 px, no augmentation) with the options given, and returns its output folder.</summary>
+    string Compare(string outputName, params string[] options)
+    {
+        var output = Path.Combine(folder.Root, outputName);
+        var result = folder.Scalekd(["compare", "--data", folder.Images, "--teacher", "vit_pico_patch4_32", "--students", "resnet_pico",
+            "--image-size", "64", "--epochs", "1", "--teacher-epochs", "1", "--augment", "none", "--output", output, .. options]);
+        Assert.True(result.ExitCode == 0, result.StandardError + result.StandardOutput);
+        return output;
+    }
+
     [Fact]
     public void CompareWritesAMeanAndStdTable()
     {
-        var output = Path.Combine(folder.Root, "compare-out");
-        var result = folder.Scalekd("compare", "--data", folder.Images, "--teacher", "vit_pico_patch4_32", "--students", "resnet_pico",
-            "--methods", "None", "ScaleKD", "--seeds", "2", "--image-size", "64", "--epochs", "1", "--teacher-epochs", "1", "--batch", "16",
-            "--augment", "none", "--output", output);
-        Assert.True(result.ExitCode == 0, result.StandardError + result.StandardOutput);
+        var output = Compare("compare-out", "--methods", "None", "ScaleKD", "--seeds", "2", "--batch", "16");
         var table = File.ReadAllText(Path.Combine(output, "compare.md"));
         Assert.Contains("| student | None | ScaleKD |", table);
         Assert.Matches(@"\| resnet_pico \| \d+\.\d\d ± \d+\.\d\d \| \d+\.\d\d ± \d+\.\d\d \|", table);
@@ -133,11 +140,7 @@ public sealed partial class CommandTests(TinyImageFolder folder, ITestOutputHelp
     [Fact]
     public void CompareWithSeveralTrainLimitsIsADataEfficiencyStudyWithATableCsvAndPlot()
     {
-        var output = Path.Combine(folder.Root, "study-out");
-        var result = folder.Scalekd("compare", "--data", folder.Images, "--teacher", "vit_pico_patch4_32", "--students", "resnet_pico",
-            "--methods", "None", "--seeds", "2", "--train-limits", "40", "20", "--image-size", "64", "--epochs", "1", "--batch", "8",
-            "--augment", "none", "--output", output);
-        Assert.True(result.ExitCode == 0, result.StandardError + result.StandardOutput);
+        var output = Compare("study-out", "--methods", "None", "--seeds", "2", "--train-limits", "40", "20", "--batch", "8");
         var table = File.ReadAllText(Path.Combine(output, "compare.md"));
         Assert.Contains("| student | labelled images | None |", table);
         Assert.Matches(@"\| resnet_pico \| 20 \| \d+\.\d\d ± \d+\.\d\d \|[^\n]*\n\| resnet_pico \| 40 \| ", table);
@@ -151,11 +154,7 @@ public sealed partial class CommandTests(TinyImageFolder folder, ITestOutputHelp
     [Fact]
     public void CompareAblationAddsScaleKDsPartsOneAtATime()
     {
-        var output = Path.Combine(folder.Root, "ablation-out");
-        var result = folder.Scalekd("compare", "--data", folder.Images, "--teacher", "vit_pico_patch4_32", "--students", "resnet_pico",
-            "--ablation", "--seeds", "1", "--image-size", "64", "--epochs", "1", "--teacher-epochs", "1", "--batch", "16",
-            "--augment", "none", "--output", output);
-        Assert.True(result.ExitCode == 0, result.StandardError + result.StandardOutput);
+        var output = Compare("ablation-out", "--ablation", "--seeds", "1", "--batch", "16");
         var table = File.ReadAllText(Path.Combine(output, "compare.md"));
         Assert.Contains("| student | student alone | logit KD | + CAP (spatial view) | + frequency view | + TPP |", table);
         Assert.Matches(@"\| resnet_pico( \| \d+\.\d\d ± \d+\.\d\d){5} \|", table);
