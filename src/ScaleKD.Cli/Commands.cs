@@ -19,11 +19,16 @@ public static class Commands
     /// <paramref name="json"/>, one JSON object instead of the tables.</summary>
     /// <param name="heldOutOnly">Score only the test fifth of an image folder or TSV that distill holds out; otherwise all of it.</param>
     /// <param name="skipBadImages">Leave out (and list) unreadable image files instead of failing.</param>
-    public static int Evaluate(string modelPath, string? data, int? limit, bool heldOutOnly = false, bool skipBadImages = false, bool json = false)
+    public static int Evaluate(string? modelPath, string? data, int? limit, bool heldOutOnly = false, bool skipBadImages = false, bool json = false,
+        TeacherToScore? teacher = null)
     {
+        if ((modelPath is null) == (teacher is null))
+            throw new CliException(modelPath is null ? "Nothing to evaluate." : "Pass --model or --teacher, not both.",
+                "scalekd evaluate --model model.zip (a student), or --teacher FILE (a teacher file)");
         var ml = new MLContext(seed: 0);
         var dataSet = Preflight.Evaluate(ml, data, heldOutOnly, limit, skipBadImages, json ? Console.Error.WriteLine : Console.WriteLine);
-        var scoring = ScoringModel.Load(ml, modelPath);
+        var scoring = teacher is { } t ? ScoringModel.FromTeacher(ml, t.Path, t.Name, t.ImageSize, dataSet.ClassNames) : ScoringModel.Load(ml, modelPath!);
+        modelPath ??= teacher!.Path;
         var classNames = scoring.ClassNames;
         var unknown = dataSet.ClassNames.Except(classNames).ToList();
         if (unknown.Count > 0)
@@ -57,6 +62,11 @@ public static class Commands
         AnsiConsole.Write(confusion);
         return 0;
     }
+
+    /// <summary>A teacher file for <c>evaluate --teacher</c>.</summary>
+    /// <param name="Name">Its model's name, needed for timm safetensors (a saved teacher's description has it).</param>
+    /// <param name="ImageSize">The size it sees; a saved teacher's own by default, 224 for timm safetensors.</param>
+    public sealed record TeacherToScore(string Path, string? Name, int? ImageSize);
 
     /// <summary><c>predict</c>: the top-k labels and probabilities of each image; with <paramref name="json"/>, one JSON
     /// object per image and line with every class's probability.</summary>

@@ -2,7 +2,9 @@ using System.Globalization;
 using System.Text;
 using Microsoft.ML;
 using ScaleKD.Torch.IO;
+using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Teachers;
+using ScaleKD.Torch.Training;
 
 namespace ScaleKD.Cli;
 
@@ -27,15 +29,19 @@ public static class CompareCommand
         var data = limits.ToDictionary(l => l ?? 0, l => Preflight.Distill(new MLContext(seed: 0), basis with { TrainLimit = l }, students, methods, skipBadImages, display.Line, seeds));
         var study = limits.Count > 1;
         var runs = from limit in limits from student in students from arm in arms from seed in Enumerable.Range(0, seeds) select (limit, student, arm, seed);
+        ClassificationResult? teacherTest = null;
         var stopped = display.Run(() =>
         {
             foreach (var (limit, student, arm, seed) in runs)
             {
                 var folder = $"{student}-{arm.FolderName}" + (study ? $"-{limit}img" : "") + $"-seed{seed}";
-                var outcome = CompareRun(basis with { TrainLimit = limit }, student, arm, seed, folder, display, data[limit ?? 0], stop.Token);
+                // One teacher serves every run, so it is scored on the test split once, by the first run that has it.
+                var outcome = CompareRun(basis with { TrainLimit = limit, ScoreTeacher = teacherTest is null }, student, arm, seed, folder, display,
+                    data[limit ?? 0], stop.Token);
                 if (outcome.Stopped is { } cut)
                     return cut;
                 var run = outcome.Students[^1];
+                teacherTest ??= run.TeacherTest;
                 rows.Add(new CompareRow(student, arm, seed, limit, run.Metrics.MicroAccuracy, run.Seconds, Report.TestImages(run.Metrics),
                     run.History.Count > 0 ? run.History[^1].TrainTerms : new Dictionary<string, double>()));
             }
@@ -43,7 +49,7 @@ public static class CompareCommand
         });
         if (rows.Count > 0)
         {
-            WriteTable(basis, students, arms, seeds, limits, rows);
+            WriteTable(basis, students, arms, seeds, limits, rows, teacherTest);
             WriteRuns(basis.Output, rows);
             if (study)
                 WriteStudyPlot(basis.Output, students, arms, rows);
@@ -57,7 +63,8 @@ public static class CompareCommand
         return stop.ExitCode;
     }
 
-    static void WriteTable(DistillSettings basis, IReadOnlyList<string> students, IReadOnlyList<CompareArm> arms, int seeds, IReadOnlyList<int?> limits, List<CompareRow> rows)
+    static void WriteTable(DistillSettings basis, IReadOnlyList<string> students, IReadOnlyList<CompareArm> arms, int seeds, IReadOnlyList<int?> limits, List<CompareRow> rows,
+        ClassificationResult? teacherTest)
     {
         var study = limits.Count > 1;
         var md = new StringBuilder();
@@ -72,11 +79,17 @@ public static class CompareCommand
         md.AppendLine();
         md.AppendLine($"Top-1 accuracy of the last epoch on all {rows[0].TestImages} held-out images, mean ± standard deviation over seeds " +
                       $"(each seed changes initialisation, data order and augmentation; the student's training images are the same); " +
-                      $"student training time {rows.Sum(r => r.Seconds) / 60:F0} min in all.");
+                      $"student training time {rows.Sum(r => r.Seconds) / 60:F0} min in all." +
+                      (teacherTest is null ? "" : string.Create(CultureInfo.InvariantCulture,
+                          $" The teacher ({basis.Spec.Teacher.Model}, {TeacherTraining(basis)}) scores {100 * teacherTest.Top1:F2} % on the same images.")));
         Directory.CreateDirectory(basis.Output);
         AtomicFile.WriteAllText(Path.Combine(basis.Output, "compare.md"), md.ToString());
         Console.WriteLine(md.ToString());
     }
+
+    static string TeacherTraining(DistillSettings basis) =>
+        $"{(basis.Spec.Teacher.WeightsPath is null && !ModelRegistry.IsBuiltInPretrained(basis.Spec.Teacher.Model) ? "trained" : "probed")} on " +
+        (basis.TeacherTrainLimit is { } n ? $"{n} labelled images" : "all training images");
 
     sealed record CompareRow(string Student, CompareArm Arm, int Seed, int? TrainLimit, double Top1, double Seconds, long TestImages, IReadOnlyDictionary<string, double> LastEpochTerms);
 

@@ -12,8 +12,9 @@ namespace ScaleKD.Cli;
 
 /// <summary>The outcome of one student run.</summary>
 /// <param name="TeacherVerdict">The check of the teacher before this run distilled from it; null without a teacher.</param>
+/// <param name="TeacherTest">The teacher's accuracy on the test split, scored as the student is; null when not asked.</param>
 public sealed record StudentRun(DistillationMethod Method, IReadOnlyList<EpochMetrics> History, MulticlassClassificationMetrics Metrics, double Seconds, string ModelPath,
-    TeacherVerdict? TeacherVerdict = null)
+    TeacherVerdict? TeacherVerdict = null, ClassificationResult? TeacherTest = null)
 {
     /// <summary>The validation top-1 of the epoch whose weights the run returned (the best one when validated every epoch).</summary>
     public double? ValidationTop1 => History.Where(h => h.ValidationTop1 is not null).MaxBy(h => h.ValidationTop1)?.ValidationTop1;
@@ -103,6 +104,7 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
         // The teacher is always checked on the held-out images (they choose its best epoch); the student only when asked.
         options.TeacherValidationSet = keyed.Transform(data.Validation);
         options.ValidationSet = settings.ValidateEachEpoch ? options.TeacherValidationSet : null;
+        options.TeacherTestSet = settings.ScoreTeacher ? keyed.Transform(data.Test) : null;
         options.Progress = display.Phase($"{run.Method} student ({run.Student})", run.Epochs, history.Add);
         options.TeacherProgress = display.Phase($"teacher ({run.Teacher.Model}, from scratch)", run.Teacher.Epochs, teacherHistory.Add);
         options.CancellationToken = stop;
@@ -126,7 +128,7 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
             throw CliException.AfterSaving($"Scoring the held-out images failed: {CliException.Cause(e).Message}", zip, e);
         }
         display.Line($"{run.Method}: test top-1 {metrics.MicroAccuracy:P2} ({clock.Elapsed.TotalSeconds:F0} s); model {zip}");
-        return (new StudentRun(run.Method, history, metrics, clock.Elapsed.TotalSeconds, zip, student.TeacherVerdict), null);
+        return (new StudentRun(run.Method, history, metrics, clock.Elapsed.TotalSeconds, zip, student.TeacherVerdict, student.TeacherTest), null);
     }
 
     /// <summary>Runs a write; a failed one (full disk, a folder removed) becomes one line naming the file.</summary>

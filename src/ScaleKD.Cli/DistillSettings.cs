@@ -22,6 +22,9 @@ public sealed record DistillSettings
     /// <summary>Check the validation images after every epoch (curves in the report, and the best epoch is kept);
     /// without it the last epoch is kept.</summary>
     public bool ValidateEachEpoch { get; init; } = true;
+    /// <summary>Score the prepared teacher on the test split as the student is (in the report beside the student's
+    /// accuracy); it costs one teacher pass over the split, so compare asks it of its first run only.</summary>
+    public bool ScoreTeacher { get; init; } = true;
     /// <summary>cpu or cuda.</summary>
     public string Device { get; init; } = "cpu";
     /// <summary>Also train the student without distillation, for comparison in the report.</summary>

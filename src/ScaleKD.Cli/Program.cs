@@ -83,14 +83,24 @@ distill.SetAction(result => Run(result.GetValue(verbose), () =>
 }));
 
 var model = new Option<string>("--model") { Description = "A model zip written by distill, or the stock model.zip written by export.", Required = true };
+var evaluateModel = new Option<string?>("--model") { Description = "A model zip written by distill, or the stock model.zip written by export." };
+var evaluateTeacher = new Option<string?>("--teacher") { Description = "Score a teacher file instead of a model zip: one distill prepared and cached (~/.cache/scalekd/teachers, NAME.safetensors with NAME.json beside it), or timm safetensors whose head predicts the data's classes (with --teacher-name)." };
+var evaluateTeacherName = new Option<string?>("--teacher-name") { Description = "The model of timm safetensors given to --teacher, e.g. vit_small_patch16_224." };
+var evaluateImageSize = new Option<int?>("--image-size") { Description = "Image size a timm teacher sees (default 224; a saved teacher uses its own)." };
 var evaluateData = new Option<string?>("--data") { Description = "Labelled images (as for distill); default: Fashion-MNIST's test split." };
 var limit = new Option<int?>("--limit") { Description = "Evaluate at most this many images (class-balanced)." };
 var heldOut = new Option<bool>("--held-out") { Description = "Score only the test fifth of an image folder or TSV that distill holds out (default: every image)." };
 var json = new Option<bool>("--json") { Description = "Print JSON instead of tables: predict one object per image and line, evaluate one object." };
-var evaluate = new Command("evaluate", "Accuracy, per-class metrics and the confusion matrix of a model zip on labelled images.") { model, evaluateData, limit, heldOut, skipBadImages, json };
+var evaluate = new Command("evaluate", "Accuracy, per-class metrics and the confusion matrix of a model zip (or a teacher file) on labelled images.")
+{
+    evaluateModel, evaluateTeacher, evaluateTeacherName, evaluateImageSize, evaluateData, limit, heldOut, skipBadImages, json,
+};
 evaluate.SetAction(result => Run(result.GetValue(verbose), () =>
-    Commands.Evaluate(result.GetValue(model)!, result.GetValue(evaluateData), result.GetValue(limit), result.GetValue(heldOut), result.GetValue(skipBadImages),
-        result.GetValue(json))));
+    result.GetValue(evaluateTeacher) is null && (result.GetValue(evaluateTeacherName) is not null || result.GetValue(evaluateImageSize) is not null)
+        ? throw new CliException("--teacher-name and --image-size describe a teacher file, and no --teacher was given.", "scalekd evaluate --teacher FILE --teacher-name NAME")
+        : Commands.Evaluate(result.GetValue(evaluateModel), result.GetValue(evaluateData), result.GetValue(limit), result.GetValue(heldOut), result.GetValue(skipBadImages),
+        result.GetValue(json), result.GetValue(evaluateTeacher) is { } teacherFile
+            ? new Commands.TeacherToScore(teacherFile, result.GetValue(evaluateTeacherName), result.GetValue(evaluateImageSize)) : null)));
 
 var images = new Argument<string[]>("images") { Description = "Image files to classify.", Arity = ArgumentArity.OneOrMore };
 var top = new Option<int>("--top") { Description = "How many labels to show per image.", DefaultValueFactory = _ => 3 };

@@ -29,6 +29,9 @@ public static class Report
         md.AppendLine("|---|---|---|---|---|---|");
         foreach (var run in runs)
             md.AppendLine(Invariant($"| {run.Method} | {run.Metrics.MicroAccuracy:P2} | {run.ValidationTop1:P2} | {run.Metrics.MacroAccuracy:P2} | {run.Metrics.LogLoss:F3} | {run.Seconds:F0} s |"));
+        // The teacher on the same images, scored as the students are: how much of it the students kept.
+        if (runs.FirstOrDefault(r => r.TeacherTest is not null)?.TeacherTest is { } teacherTest)
+            md.AppendLine(Invariant($"| teacher `{spec.Teacher.Model}` | {teacherTest.Top1:P2} | {TeacherValidationTop1(runs, teacher):P2} | – | {teacherTest.Loss:F3} | – |"));
         if (runs.FirstOrDefault(r => r.TeacherVerdict is not null)?.TeacherVerdict is { TeacherTop1: { } teacherTop1 } verdict)
             md.AppendLine(Invariant($"\nteacher {spec.Teacher.Model}: validation top-1 {teacherTop1:P1}. {verdict.Message}"));
         else if (teacher.Count > 0 && teacher[^1].ValidationTop1 is { } scratchTop1)
@@ -72,6 +75,9 @@ public static class Report
         }
         AtomicFile.WriteAllText(Path.Combine(folder, "report.md"), md.ToString());
     }
+
+    static double? TeacherValidationTop1(IReadOnlyList<StudentRun> runs, IReadOnlyList<EpochMetrics> teacher) =>
+        runs.Select(r => r.TeacherVerdict?.TeacherTop1).FirstOrDefault(t => t is not null) ?? teacher.LastOrDefault()?.ValidationTop1;
 
     /// <summary>How many images the metrics were computed on.</summary>
     public static long TestImages(MulticlassClassificationMetrics metrics) =>

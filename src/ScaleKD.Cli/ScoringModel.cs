@@ -1,6 +1,9 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using ScaleKD.MLNet;
+using ScaleKD.Torch.Models;
+using ScaleKD.Torch.Native;
+using ScaleKD.Torch.Teachers;
 
 namespace ScaleKD.Cli;
 
@@ -46,17 +49,77 @@ sealed class ScoringModel
                 "use a model zip written by scalekd distill or scalekd export, or by MLContext.Model.Save of a pipeline with a ScaleKD step", e);
         }
         if (FindStudent(model) is { } student)
-        {
-            // Evaluate needs the predicted key beside the mapped-back label: keep a copy of the key column.
-            var scored = student.Transform(ml.Data.LoadFromEnumerable(Array.Empty<ImageBytesRow>()));
-            var keepKey = ml.Transforms.CopyColumns("PredictedLabelKey", "PredictedLabel").Fit(scored);
-            var toValue = ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(keepKey.Transform(scored));
-            return new ScoringModel(new TransformerChain<ITransformer>(student, keepKey, toValue), student.ClassNames, takesPaths: false);
-        }
+            return FromTransformer(ml, student);
         if (inputSchema?.GetColumnOrNull(StockModel.ImagePathColumn) is not null && StockClassNames(model, inputSchema) is { } names)
             return new ScoringModel(model, names, takesPaths: true);
         throw new CliException($"'{path}' holds no ScaleKD student and is not a zip written by scalekd export.",
             "use a model zip written by scalekd distill or scalekd export");
+    }
+
+    /// <summary>A teacher file scored as a student would be: one this tool saved (its .json description beside it gives
+    /// the model, size and classes; a probed built-in teacher's cached head is enough), or timm safetensors whose head
+    /// predicts <paramref name="dataClasses"/> (named by <paramref name="teacherName"/>, at <paramref name="imageSize"/>).</summary>
+    public static ScoringModel FromTeacher(MLContext ml, string path, string? teacherName, int? imageSize, IReadOnlyList<string> dataClasses)
+    {
+        if (Directory.Exists(path))
+            throw new CliException($"Teacher '{path}' is a folder.", "pass the teacher's .safetensors file (distill caches teachers in ~/.cache/scalekd/teachers)");
+        if (!File.Exists(path))
+            throw new CliException($"Teacher '{path}' does not exist.", "pass a teacher saved by this tool (~/.cache/scalekd/teachers) or timm safetensors with --teacher-name");
+        // Before any model is built: the backend's check of the CPU convolutions (and NNPACK off) comes first.
+        TorchBackend.Initialize();
+        VisionModel teacher;
+        IReadOnlyList<string> classNames;
+        try
+        {
+            if (TeacherFiles.Exists(path))
+            {
+                var saved = TeacherFiles.Load(path);
+                (teacher, classNames) = (saved.Model, saved.Description.ClassNames);
+                if (teacherName is not null && teacherName != saved.Description.Model)
+                {
+                    teacher.Dispose();
+                    throw new CliException($"'{path}' is a saved {saved.Description.Model}, not {teacherName}.", "leave out --teacher-name: a saved teacher's description names its model");
+                }
+                if (imageSize is { } size && size != teacher.Options.ImageSize)
+                {
+                    teacher.Dispose();
+                    throw new CliException($"'{path}' was saved at {teacher.Options.ImageSize} px; --image-size {size} does not fit it.", "leave out --image-size for a saved teacher");
+                }
+            }
+            else
+                (teacher, classNames) = (ImportTimm(path, teacherName, imageSize, dataClasses), dataClasses);
+        }
+        catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
+        {
+            throw new CliException($"Teacher '{path}' cannot be read: {e.Message}", "pass a teacher saved by this tool, or timm safetensors with --teacher-name");
+        }
+        var options = new ScaleKDTrainer.Options { Student = teacher.GetName(), ImageSize = teacher.Options.ImageSize };
+        return FromTransformer(ml, ml.MulticlassClassification.ScaleKDStudent(teacher, options, classNames));
+    }
+
+    static VisionModel ImportTimm(string path, string? teacherName, int? imageSize, IReadOnlyList<string> dataClasses)
+    {
+        if (teacherName is null)
+            throw new CliException($"'{path}' has no description beside it ({Path.ChangeExtension(path, ".json")}), so its model is unknown.",
+                "for timm safetensors, name the model with --teacher-name, e.g. --teacher-name vit_small_patch16_224");
+        if (!ModelRegistry.Names.Contains(teacherName))
+            throw new CliException($"Unknown model '{teacherName}'.", $"--teacher-name takes one of: {string.Join(", ", ModelRegistry.Names)}");
+        var teacher = ModelRegistry.Create(teacherName, new ModelOptions(dataClasses.Count, imageSize ?? 224));
+        var import = PretrainedWeights.Import(teacher, path);
+        if (import.ClassifierLoaded)
+            return teacher;
+        teacher.Dispose();
+        throw new CliException($"The head of '{path}' ({string.Join(", ", import.SkippedKeys)}) does not predict this data's {dataClasses.Count} classes, so there is nothing to score.",
+            "evaluate the teacher distill prepared for these classes: it caches it in ~/.cache/scalekd/teachers");
+    }
+
+    /// <summary>Evaluate needs the predicted key beside the mapped-back label: a copy of the key column is kept.</summary>
+    static ScoringModel FromTransformer(MLContext ml, ScaleKDTransformer student)
+    {
+        var scored = student.Transform(ml.Data.LoadFromEnumerable(Array.Empty<ImageBytesRow>()));
+        var keepKey = ml.Transforms.CopyColumns("PredictedLabelKey", "PredictedLabel").Fit(scored);
+        var toValue = ml.Transforms.Conversion.MapKeyToValue("PredictedLabel").Fit(keepKey.Transform(scored));
+        return new ScoringModel(new TransformerChain<ITransformer>(student, keepKey, toValue), student.ClassNames, takesPaths: false);
     }
 
     /// <summary>The ScaleKD transformer of <paramref name="model"/>, searched through nested chains.</summary>

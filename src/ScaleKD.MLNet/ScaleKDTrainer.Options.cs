@@ -112,6 +112,11 @@ public sealed partial class ScaleKDTrainer
         /// <see cref="ValidationSet"/>.</summary>
         public IDataView? TeacherValidationSet;
 
+        /// <summary>Labelled images the prepared teacher is scored on once, before distilling, as the student is scored
+        /// (its evaluation view at the student's size, resized to the teacher's): the result is
+        /// <see cref="ScaleKDTransformer.TeacherTest"/>. Null (the default) skips it; it costs one teacher pass over the set.</summary>
+        public IDataView? TeacherTestSet;
+
         /// <summary>The student architecture by its timm name, e.g. <c>resnet18</c>, <c>mobilenetv1_100</c>, <c>vit_small_patch16_224</c>.</summary>
         public string Student { get => Spec.Student; set => Spec = Spec with { Student = value }; }
 

@@ -87,6 +87,8 @@ public sealed partial class ScaleKDTrainer : IEstimator<ScaleKDTransformer>
         using var teacher = spec.Method == DistillationMethod.None ? null
             : PrepareTeacher(spec, train, validation, labels, preprocessing, channel, cancellation);
         var verdict = teacher is null ? null : CheckTeacher(spec, teacher, train, TeacherValidation(labels, preprocessing) ?? validation, channel, cancellation);
+        var teacherTest = teacher is null || o.TeacherTestSet is null || cancellation.IsCancellationRequested ? null
+            : ScoreTeacher(spec, teacher, Batches(o.TeacherTestSet, labels, preprocessing, nameof(o.TeacherTestSet)), channel, cancellation.Token);
         var student = StudentFactory.Create(spec, labels.Count, new SynchronousProgress<string>(line => channel.Info($"ScaleKD: {line}")));
         using var progress = new PhaseProgress(_host, channel, o.Progress, "student");
         var result = new DistillationTrainer(spec, () => CheckAlive(cancellation)).Fit(student, teacher?.Model, train, validation, progress, cancellation.Token);
@@ -95,7 +97,7 @@ public sealed partial class ScaleKDTrainer : IEstimator<ScaleKDTransformer>
         channel.Info($"ScaleKD: training {result.StopReason.ToString().ToLowerInvariant()} after {result.History.Count} epochs" +
             (result.BestEpoch is { } best ? $"; returning epoch {best}." : "."));
         return new ScaleKDTransformer(_host, student, backend.Device, o.ImageColumnName, o.ScoreColumnName, o.PredictedLabelColumnName,
-            labels, preprocessing, o.ScoringBatchSize) { TeacherVerdict = verdict };
+            labels, preprocessing, o.ScoringBatchSize) { TeacherVerdict = verdict, TeacherTest = teacherTest };
     }
 
     /// <summary>Judges the teacher before distilling (<see cref="TeacherCheck"/>): a warning in the log, or
@@ -115,6 +117,22 @@ public sealed partial class ScaleKDTrainer : IEstimator<ScaleKDTransformer>
         else
             channel.Warning($"ScaleKD: {verdict.Message}");
         return verdict;
+    }
+
+    /// <summary>The teacher's accuracy on <see cref="Options.TeacherTestSet"/>, logged; null when a stop cut it short.</summary>
+    static ClassificationResult? ScoreTeacher(DistillationSpec spec, PreparedTeacher teacher, DataViewBatchSource test, IChannel channel, CancellationToken cancellation)
+    {
+        channel.Info($"ScaleKD: scoring the teacher on {test.Count} test images.");
+        try
+        {
+            var result = TeacherScoring.Evaluate(spec, teacher.Model, test, cancellation);
+            channel.Info(FormattableString.Invariant($"ScaleKD: teacher test top-1 {result.Top1:P2}, top-5 {result.Top5:P2} on {test.Count} images."));
+            return result;
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
     }
 
     /// <summary>The teacher's own validation set, on which its accuracy was measured, when one was given.</summary>

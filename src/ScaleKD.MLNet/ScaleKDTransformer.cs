@@ -6,6 +6,7 @@ using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Native;
 using ScaleKD.Torch.Onnx.Export;
 using ScaleKD.Torch.Teachers;
+using ScaleKD.Torch.Training;
 using ScaleKD.Torch.Training.Augmentation;
 using ScaleKD.Torch.Weights;
 using TorchSharp;
@@ -88,6 +89,10 @@ public sealed class ScaleKDTransformer : ITransformer, IDisposable
     /// chance and the student alone, and whether it was clearly better. Null when there was no teacher or the check was
     /// off, and for a transformer loaded from a zip (the verdict belongs to the fit, not to the model).</summary>
     public TeacherVerdict? TeacherVerdict { get; init; }
+
+    /// <summary>The teacher's loss, top-1 and top-5 on <see cref="ScaleKDTrainer.Options.TeacherTestSet"/>; null when none
+    /// was given, there was no teacher, and for a transformer loaded from a zip.</summary>
+    public ClassificationResult? TeacherTest { get; init; }
 
     bool ITransformer.IsRowToRowMapper => true;
 

@@ -33,15 +33,30 @@ public static class TeacherFiles
     /// <summary>Whether <paramref name="path"/> is a teacher this library saved (its description is beside it).</summary>
     public static bool Exists(string path) => File.Exists(DescriptionPath(path));
 
-    /// <summary>Rebuilds a saved teacher.</summary>
+    /// <summary>Rebuilds a saved teacher: a whole one (<see cref="Save"/>), or a built-in pretrained network with the
+    /// head <see cref="SaveHead"/> wrote (its backbone comes with the model).</summary>
     /// <exception cref="FileNotFoundException">The weights or the description is missing.</exception>
     /// <exception cref="InvalidDataException">The description is unreadable or the weights do not fit it.</exception>
     public static SavedTeacher Load(string path)
     {
         var description = ReadDescription(DescriptionPath(path));
         var teacher = ModelRegistry.Create(description.Model, description.Options);
-        SafetensorsWeights.Load(teacher, path);
+        try
+        {
+            SafetensorsWeights.Load(ModelRegistry.IsBuiltInPretrained(description.Model) && IsHeadOnly(teacher, path) ? teacher.Classifier : teacher, path);
+        }
+        catch
+        {
+            teacher.Dispose();
+            throw;
+        }
         return new SavedTeacher(teacher, description);
+    }
+
+    static bool IsHeadOnly(VisionModel teacher, string path)
+    {
+        using var tensors = SafetensorsWeights.Read(path);
+        return tensors.Keys.ToHashSet().SetEquals(teacher.Classifier.state_dict().Keys);
     }
 
     /// <summary>Writes only the teacher's classifier (<paramref name="path"/>, safetensors: a probed head is a few KB)

@@ -60,6 +60,14 @@ public sealed class DistillationTrainer(DistillationSpec spec, Action? checkAliv
         int batchSize, Device device, CancellationToken cancellationToken = default)
     {
         model.eval();
+        return Evaluate(model.forward, source, transform, batchSize, device, cancellationToken);
+    }
+
+    /// <summary>Evaluates a forward function (a model already in eval mode, with whatever it does to its input) on a
+    /// source: mean cross-entropy, top-1 and top-5, without gradients.</summary>
+    public static ClassificationResult Evaluate(Func<Tensor, Tensor> forward, IBatchSource source, EvalTransform transform,
+        int batchSize, Device device, CancellationToken cancellationToken = default)
+    {
         using var noGrad = no_grad();
         using var metrics = new ClassificationMetrics();
         foreach (var batch in source.ReadBatches(new BatchRequest(0, batchSize, Shuffle: false, 0, DropLast: false), cancellationToken))
@@ -69,7 +77,7 @@ public sealed class DistillationTrainer(DistillationSpec spec, Action? checkAliv
             {
                 var images = transform.Apply(batch.Images).to(device);
                 var labels = batch.Labels.to(device);
-                var logits = model.forward(images);
+                var logits = forward(images);
                 metrics.Add(nn.functional.cross_entropy(logits, labels), logits, labels);
             }
         }
