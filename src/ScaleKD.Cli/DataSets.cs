@@ -168,7 +168,7 @@ public static class DataSets
                 // Named here: ML.NET's cursor would report only "Splitter/consolidator worker encountered exception".
                 throw new CliException($"{file.Where}: cannot be read ({e.Message}).", "the pre-flight check passed it, so it changed during the run; fix or restore the file and run again");
             }
-            yield return new ImageBytesRow { Label = file.Label, Image = bytes };
+            yield return new ImageBytesRow { Label = file.Label, Image = bytes, ImagePath = file.Path };
         }
     }
 

@@ -128,6 +128,9 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
             throw CliException.AfterSaving($"Scoring the held-out images failed: {CliException.Cause(e).Message}", zip, e);
         }
         display.Line($"{run.Method}: test top-1 {metrics.MicroAccuracy:P2} ({clock.Elapsed.TotalSeconds:F0} s); model {zip}");
+        // A resumed run's own epochs start where the checkpoint left off; the fit's history has the earlier ones too.
+        if (student.TrainingHistory.Count > history.Count)
+            history = [.. student.TrainingHistory];
         return (new StudentRun(run.Method, history, metrics, clock.Elapsed.TotalSeconds, zip, student.TeacherVerdict, student.TeacherTest), null);
     }
 

@@ -11,6 +11,10 @@ public sealed class ImageBytesRow
     /// <summary>The encoded image file.</summary>
     [VectorType]
     public byte[] Image { get; set; } = [];
+
+    /// <summary>Where the bytes came from (empty for images decoded from IDX files): the trainer names it when the
+    /// bytes cannot be decoded.</summary>
+    public string ImagePath { get; set; } = "";
 }
 
 /// <summary>An image as a stock zip (written by export) takes it: the file's path.</summary>

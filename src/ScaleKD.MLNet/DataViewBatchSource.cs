@@ -16,6 +16,10 @@ namespace ScaleKD.MLNet;
 sealed class DataViewBatchSource : IBatchSource
 {
     const int ShufflePoolSize = 256;
+
+    /// <summary>A text column that names where each row's image came from (ML.NET's image loaders read it): when present,
+    /// an image that cannot be decoded is reported by it as well as by its row.</summary>
+    public const string SourceColumnName = "ImagePath";
     readonly IDataView _data;
     readonly ImageColumn _image;
     readonly string _labelColumn;
@@ -68,9 +72,12 @@ sealed class DataViewBatchSource : IBatchSource
     /// <summary>Each labelled row's image as a square 8-bit (3, S, S) tensor, in cursor order.</summary>
     IEnumerable<(Tensor Image, long Label)> Examples(CancellationToken cancellationToken)
     {
-        var columns = new[] { _data.Schema[_image.Name], _data.Schema[_labelColumn] };
+        var source = _data.Schema.GetColumnOrNull(SourceColumnName) is { Type: TextDataViewType } text ? text : (DataViewSchema.Column?)null;
+        var columns = new[] { _data.Schema[_image.Name], _data.Schema[_labelColumn] }.Concat(source is { } c ? [c] : []).ToArray();
         using var cursor = _data.GetRowCursor(columns);
         var readImage = _image.Reader(cursor);
+        var sourceGetter = source is { } s ? cursor.GetGetter<ReadOnlyMemory<char>>(s) : null;
+        ReadOnlyMemory<char> sourcePath = default;
         var labelGetter = cursor.GetGetter<uint>(_data.Schema[_labelColumn]);
         uint key = 0;
         while (cursor.MoveNext())
@@ -88,6 +95,12 @@ sealed class DataViewBatchSource : IBatchSource
             {
                 Interlocked.Increment(ref _skipped);
                 continue;
+            }
+            catch (InvalidDataException e) when (sourceGetter is not null)
+            {
+                // The row number alone points nowhere once rows are shuffled or filtered; the file does.
+                sourceGetter(ref sourcePath);
+                throw new InvalidDataException($"{sourcePath}: {e.Message}", e);
             }
             using (image)
                 yield return (Square(image), key - 1);

@@ -97,7 +97,7 @@ public sealed partial class ScaleKDTrainer : IEstimator<ScaleKDTransformer>
         channel.Info($"ScaleKD: training {result.StopReason.ToString().ToLowerInvariant()} after {result.History.Count} epochs" +
             (result.BestEpoch is { } best ? $"; returning epoch {best}." : "."));
         return new ScaleKDTransformer(_host, student, backend.Device, o.ImageColumnName, o.ScoreColumnName, o.PredictedLabelColumnName,
-            labels, preprocessing, o.ScoringBatchSize) { TeacherVerdict = verdict, TeacherTest = teacherTest };
+            labels, preprocessing, o.ScoringBatchSize) { TeacherVerdict = verdict, TeacherTest = teacherTest, TrainingHistory = result.History };
     }
 
     /// <summary>Judges the teacher before distilling (<see cref="TeacherCheck"/>): a warning in the log, or

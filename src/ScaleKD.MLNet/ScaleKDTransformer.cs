@@ -94,6 +94,10 @@ public sealed class ScaleKDTransformer : ITransformer, IDisposable
     /// was given, there was no teacher, and for a transformer loaded from a zip.</summary>
     public ClassificationResult? TeacherTest { get; init; }
 
+    /// <summary>The fit's epochs, including those a resumed fit's earlier process finished; empty for a transformer
+    /// loaded from a zip.</summary>
+    public IReadOnlyList<EpochMetrics> TrainingHistory { get; init; } = [];
+
     bool ITransformer.IsRowToRowMapper => true;
 
     /// <inheritdoc />

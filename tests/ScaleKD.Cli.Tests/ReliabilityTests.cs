@@ -153,6 +153,21 @@ public sealed class ReliabilityTests(ReliabilityTests.Data data) : IClassFixture
     }
 
     [Fact]
+    public void AResumedRunsReportListsTheEpochsOfTheRunItResumed()
+    {
+        var output = Path.Combine(data.Root, "resumed-report");
+        var arguments = data.Train(output, epochs: 3);
+        var (exit, stdout) = RunUntil(arguments, "epoch 1/3", "INT");
+        Assert.True(exit == 130, stdout);
+        var resumed = data.Scalekd([.. arguments, "--resume"]);
+        Assert.True(resumed.ExitCode == 0, resumed.StandardError);
+        Assert.Contains("Resuming the None student from", resumed.StandardOutput);
+        var report = File.ReadAllText(Path.Combine(output, "report.md"));
+        foreach (var epoch in new[] { 1, 2, 3 })
+            Assert.Matches($@"\n\| {epoch} \| \d+\.\d{{4}} \|", report);
+    }
+
+    [Fact]
     public void AStopWhileTheTeacherTrainsKeepsItsCheckpointAndTheResumedRunContinuesIt()
     {
         var output = Path.Combine(data.Root, "teacher-stopped");

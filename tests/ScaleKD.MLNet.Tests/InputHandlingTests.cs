@@ -112,7 +112,7 @@ public sealed class InputHandlingTests(TrainedPipeline trained)
     }
 
     [Fact]
-    public void AnUndecodableImageFailsWithItsRowNumberUnlessSkipping()
+    public void AnUndecodableImageFailsWithItsRowNumberAndPathUnlessSkipping()
     {
         var folder = trained.Images.Folder;
         File.WriteAllText(Path.Combine(folder, "broken.png"), "this is not a PNG");
@@ -125,6 +125,8 @@ public sealed class InputHandlingTests(TrainedPipeline trained)
         var messages = string.Join(" | ", Chain(error).Select(e => e.Message));
         Assert.Contains("Row 63", messages);
         Assert.Contains("'Image'", messages);
+        // ImagePath, the column the image loader read, names the file: row numbers point nowhere once rows are shuffled.
+        Assert.Contains("broken.png: Row 63", messages);
 
         var model = BytesPipeline(ml, Short(o => o.SkipUndecodableImages = true)).Fit(data);
         Assert.NotNull(model);
