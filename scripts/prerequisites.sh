@@ -13,6 +13,8 @@ packages=()
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || packages+=(dataset-fashion-mnist)
 # A font for the text in the report's PNG plots.
 [ -d /usr/share/fonts/truetype/dejavu ] || packages+=(fonts-dejavu-core)
+# Chinese, Japanese and Korean class names in the confusion-matrix plot (DejaVu has Latin, Greek and Cyrillic only).
+[ -d /usr/share/fonts/truetype/wqy ] || packages+=(fonts-wqy-microhei)
 # Debian's PyTorch (1.13, CPU) runs the jobs scalekd export-job writes (torchrun, gloo) and their tests; PIL reads a
 # job's image files. Looked for under /usr/bin/python3, where Debian installs them.
 /usr/bin/python3 -c "import torch" >/dev/null 2>&1 || packages+=(python3-torch)

@@ -3,6 +3,8 @@ using OxyPlot.Axes;
 using OxyPlot.Legends;
 using OxyPlot.Series;
 using OxyPlot.SkiaSharp;
+using SkiaSharp;
+using System.Text;
 using ScaleKD.Torch.IO;
 using ScaleKD.Torch.Training;
 
@@ -22,7 +24,7 @@ public static class Plots
 
     static void Curves(string path, string title, string yLabel, IReadOnlyList<(string Name, IReadOnlyList<EpochMetrics> History)> runs, Func<EpochMetrics, double> value)
     {
-        var model = new PlotModel { Title = title, Background = OxyColors.White };
+        var model = NewPlot(title, runs.Select(r => r.Name));
         model.Axes.Add(new LinearAxis { Position = AxisPosition.Bottom, Title = "epoch", MajorStep = 1, MinimumPadding = 0.05, MaximumPadding = 0.05, MajorGridlineStyle = LineStyle.Dot });
         model.Axes.Add(new LinearAxis { Position = AxisPosition.Left, Title = yLabel, MajorGridlineStyle = LineStyle.Dot });
         model.Legends.Add(new Legend { LegendPosition = LegendPosition.RightBottom, LegendBackground = OxyColor.FromAColor(220, OxyColors.White) });
@@ -39,7 +41,7 @@ public static class Plots
     /// series with a band of ± one standard deviation over seeds.</summary>
     public static void Study(string path, IReadOnlyList<(string Name, IReadOnlyList<(int Images, double Mean, double Std)> Points)> series)
     {
-        var model = new PlotModel { Title = "Test top-1 against labelled training images", Background = OxyColors.White };
+        var model = NewPlot("Test top-1 against labelled training images", series.Select(s => s.Name));
         model.Axes.Add(new LogarithmicAxis { Position = AxisPosition.Bottom, Title = "labelled images for the student", MajorGridlineStyle = LineStyle.Dot, MinimumPadding = 0.05, MaximumPadding = 0.05 });
         model.Axes.Add(new LinearAxis { Position = AxisPosition.Left, Title = "test top-1 (%), mean ± std over seeds", MajorGridlineStyle = LineStyle.Dot });
         model.Legends.Add(new Legend { LegendPosition = LegendPosition.RightBottom, LegendBackground = OxyColor.FromAColor(220, OxyColors.White) });
@@ -62,7 +64,7 @@ public static class Plots
     public static void Confusion(string path, IReadOnlyList<string> classes, IReadOnlyList<IReadOnlyList<double>> counts)
     {
         var n = classes.Count;
-        var model = new PlotModel { Title = "Confusion matrix (rows: true class, columns: predicted)", Background = OxyColors.White };
+        var model = NewPlot("Confusion matrix (rows: true class, columns: predicted)", classes);
         model.Axes.Add(new CategoryAxis { Position = AxisPosition.Bottom, Key = "predicted", Title = "predicted", ItemsSource = classes, Angle = -35 });
         model.Axes.Add(new CategoryAxis { Position = AxisPosition.Left, Key = "true", Title = "true class", ItemsSource = classes, StartPosition = 1, EndPosition = 0 });
         model.Axes.Add(new LinearColorAxis { Position = AxisPosition.Right, Palette = OxyPalettes.Viridis(200) });
@@ -77,6 +79,34 @@ public static class Plots
             Data = data, RenderMethod = HeatMapRenderMethod.Rectangles, LabelFormatString = "0", LabelFontSize = 0.25,
         });
         Save(model, path, 900, 820);
+    }
+
+    /// <summary>Fonts tried in order: the first one installed that has a glyph for every character of the plot's text.
+    /// Skia resolves OxyPlot's default ("Segoe UI") on Linux to whatever fontconfig offers first (on Debian 12 a
+    /// serif maths font without Cyrillic), and it falls back per family, not per glyph, so a class name in Chinese or
+    /// Russian came out as boxes. DejaVu Sans has Latin, Greek and Cyrillic; WenQuanYi Micro Hei (installed by the
+    /// prerequisites) and Noto CJK add Chinese, Japanese and Korean.</summary>
+    static readonly string[] FontFamilies = ["DejaVu Sans", "WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans", "Liberation Sans", "Arial"];
+
+    static PlotModel NewPlot(string title, IEnumerable<string> texts) =>
+        new() { Title = title, Background = OxyColors.White, DefaultFont = FontFor(texts.Append(title)) };
+
+    /// <summary>The first of <see cref="FontFamilies"/> installed with a glyph for every character of
+    /// <paramref name="texts"/>; the first installed one when none has them all; OxyPlot's default when none is.</summary>
+    public static string FontFor(IEnumerable<string> texts)
+    {
+        var runes = texts.SelectMany(t => t.EnumerateRunes()).Where(r => !Rune.IsWhiteSpace(r)).Distinct().ToList();
+        string? installed = null;
+        foreach (var family in FontFamilies)
+        {
+            using var typeface = SKTypeface.FromFamilyName(family);
+            if (typeface is null || typeface.FamilyName != family)
+                continue;
+            installed ??= family;
+            if (runes.All(r => typeface.ContainsGlyph(r.Value)))
+                return family;
+        }
+        return installed ?? new PlotModel().DefaultFont;
     }
 
     /// <summary>Renders into memory, then writes the bytes atomically. The exporter writes through SkiaSharp's native
