@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text;
 using Microsoft.ML;
 using ScaleKD.Torch.IO;
-using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Teachers;
 using ScaleKD.Torch.Training;
 
@@ -81,15 +80,11 @@ public static class CompareCommand
                       $"(each seed changes initialisation, data order and augmentation; the student's training images are the same); " +
                       $"student training time {rows.Sum(r => r.Seconds) / 60:F0} min in all." +
                       (teacherTest is null ? "" : string.Create(CultureInfo.InvariantCulture,
-                          $" The teacher ({basis.Spec.Teacher.Model}, {TeacherTraining(basis)}) scores {100 * teacherTest.Top1:F2} % on the same images.")));
+                          $" The teacher ({basis.Spec.Teacher.Model}) scores {100 * teacherTest.Top1:F2} % on the same images, as the students are scored.")));
         Directory.CreateDirectory(basis.Output);
         AtomicFile.WriteAllText(Path.Combine(basis.Output, "compare.md"), md.ToString());
         Console.WriteLine(md.ToString());
     }
-
-    static string TeacherTraining(DistillSettings basis) =>
-        $"{(basis.Spec.Teacher.WeightsPath is null && !ModelRegistry.IsBuiltInPretrained(basis.Spec.Teacher.Model) ? "trained" : "probed")} on " +
-        (basis.TeacherTrainLimit is { } n ? $"{n} labelled images" : "all training images");
 
     sealed record CompareRow(string Student, CompareArm Arm, int Seed, int? TrainLimit, double Top1, double Seconds, long TestImages, IReadOnlyDictionary<string, double> LastEpochTerms);
 

@@ -82,8 +82,8 @@ public static class Plots
     }
 
     /// <summary>Fonts tried in order: the first one installed that has a glyph for every character of the plot's text.
-    /// Skia resolves OxyPlot's default ("Segoe UI") on Linux to whatever fontconfig offers first (on Debian 12 a
-    /// serif maths font without Cyrillic), and it falls back per family, not per glyph, so a class name in Chinese or
+    /// Skia resolves OxyPlot's default ("Segoe UI") on Linux to whatever family its font manager offers first (on
+    /// Debian 12 a serif maths font without Cyrillic), and it falls back per family, not per glyph, so a class name in Chinese or
     /// Russian came out as boxes. DejaVu Sans has Latin, Greek and Cyrillic; WenQuanYi Micro Hei (installed by the
     /// prerequisites) and Noto CJK add Chinese, Japanese and Korean.</summary>
     static readonly string[] FontFamilies = ["DejaVu Sans", "WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans", "Liberation Sans", "Arial"];

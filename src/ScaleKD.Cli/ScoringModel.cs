@@ -89,7 +89,7 @@ sealed class ScoringModel
             else
                 (teacher, classNames) = (ImportTimm(path, teacherName, imageSize, dataClasses), dataClasses);
         }
-        catch (Exception e) when (e is InvalidDataException or FileNotFoundException)
+        catch (Exception e) when (e is InvalidDataException or FileNotFoundException or ArgumentException)
         {
             throw new CliException($"Teacher '{path}' cannot be read: {e.Message}", "pass a teacher saved by this tool, or timm safetensors with --teacher-name");
         }

@@ -78,6 +78,11 @@ sealed class DataViewBatchSource : IBatchSource
         var readImage = _image.Reader(cursor);
         var sourceGetter = source is { } s ? cursor.GetGetter<ReadOnlyMemory<char>>(s) : null;
         ReadOnlyMemory<char> sourcePath = default;
+        string SourcePath(ref ReadOnlyMemory<char> value)
+        {
+            sourceGetter!(ref value);
+            return value.ToString();
+        }
         var labelGetter = cursor.GetGetter<uint>(_data.Schema[_labelColumn]);
         uint key = 0;
         while (cursor.MoveNext())
@@ -96,11 +101,10 @@ sealed class DataViewBatchSource : IBatchSource
                 Interlocked.Increment(ref _skipped);
                 continue;
             }
-            catch (InvalidDataException e) when (sourceGetter is not null)
+            catch (InvalidDataException e) when (sourceGetter is not null && SourcePath(ref sourcePath) is { Length: > 0 } path)
             {
                 // The row number alone points nowhere once rows are shuffled or filtered; the file does.
-                sourceGetter(ref sourcePath);
-                throw new InvalidDataException($"{sourcePath}: {e.Message}", e);
+                throw new InvalidDataException($"{path}: {e.Message}", e);
             }
             using (image)
                 yield return (Square(image), key - 1);

@@ -77,6 +77,8 @@ public sealed partial class ScaleKDTrainer : IEstimator<ScaleKDTransformer>
         var preprocessing = StudentPreprocessing.For(spec);
         var train = Batches(input, labels, preprocessing, "training data");
         var validation = o.ValidationSet is null ? null : Batches(o.ValidationSet, labels, preprocessing, nameof(o.ValidationSet));
+        // Checked with the other sets, before a teacher trains: a wrong column would otherwise fail after it.
+        var teacherTestSet = o.TeacherTestSet is null || o.Method == DistillationMethod.None ? null : Batches(o.TeacherTestSet, labels, preprocessing, nameof(o.TeacherTestSet));
 
         using var channel = _host.Start(nameof(ScaleKDTrainer));
         spec = spec.ForData(train.Count, out var adapted);
@@ -87,8 +89,8 @@ public sealed partial class ScaleKDTrainer : IEstimator<ScaleKDTransformer>
         using var teacher = spec.Method == DistillationMethod.None ? null
             : PrepareTeacher(spec, train, validation, labels, preprocessing, channel, cancellation);
         var verdict = teacher is null ? null : CheckTeacher(spec, teacher, train, TeacherValidation(labels, preprocessing) ?? validation, channel, cancellation);
-        var teacherTest = teacher is null || o.TeacherTestSet is null || cancellation.IsCancellationRequested ? null
-            : ScoreTeacher(spec, teacher, Batches(o.TeacherTestSet, labels, preprocessing, nameof(o.TeacherTestSet)), channel, cancellation.Token);
+        var teacherTest = teacher is null || teacherTestSet is null || cancellation.IsCancellationRequested ? null
+            : ScoreTeacher(spec, teacher, teacherTestSet, channel, cancellation.Token);
         var student = StudentFactory.Create(spec, labels.Count, new SynchronousProgress<string>(line => channel.Info($"ScaleKD: {line}")));
         using var progress = new PhaseProgress(_host, channel, o.Progress, "student");
         var result = new DistillationTrainer(spec, () => CheckAlive(cancellation)).Fit(student, teacher?.Model, train, validation, progress, cancellation.Token);
