@@ -15,8 +15,9 @@ public static class CompareCommand
     /// mean ± std table; with several <paramref name="trainLimits"/>, a data-efficiency study: the same at each number of
     /// labelled images, plus study.png.</summary>
     /// <param name="trainLimits">Labelled images for the students, one study point each; null: the basis's own limit.</param>
+    /// <param name="firstSeed">The first run's seed; the runs use <paramref name="seeds"/> seeds from it.</param>
     public static int Compare(DistillSettings basis, IReadOnlyList<string> students, IReadOnlyList<CompareArm> arms, int seeds, bool skipBadImages = false,
-        IReadOnlyList<int>? trainLimits = null)
+        IReadOnlyList<int>? trainLimits = null, int firstSeed = 0)
     {
         using var stop = new GracefulStop();
         var rows = new List<CompareRow>();
@@ -25,9 +26,9 @@ public static class CompareCommand
         var limits = trainLimits is { Count: > 0 } ? trainLimits.Distinct().Order().Select(l => (int?)l).ToList() : [basis.TrainLimit];
         // Every subset is checked and opened before the first run: every run of one size uses the same images, and a
         // bad option or file is found before hours of training.
-        var data = limits.ToDictionary(l => l ?? 0, l => Preflight.Distill(new MLContext(seed: 0), basis with { TrainLimit = l }, students, methods, skipBadImages, display.Line, seeds));
+        var data = limits.ToDictionary(l => l ?? 0, l => Preflight.Distill(new MLContext(seed: 0), basis with { TrainLimit = l }, students, methods, skipBadImages, display.Line, seeds, firstSeed));
         var study = limits.Count > 1;
-        var runs = from limit in limits from student in students from arm in arms from seed in Enumerable.Range(0, seeds) select (limit, student, arm, seed);
+        var runs = from limit in limits from student in students from arm in arms from seed in Enumerable.Range(firstSeed, Math.Max(seeds, 0)) select (limit, student, arm, seed);
         ClassificationResult? teacherTest = null;
         var stopped = display.Run(() =>
         {
@@ -48,7 +49,8 @@ public static class CompareCommand
         });
         if (rows.Count > 0)
         {
-            WriteTable(basis, students, arms, seeds, limits, rows, teacherTest);
+            WriteTable(basis, students, arms, seeds == 1 ? $"seed {firstSeed}" : firstSeed == 0 ? $"{seeds} seeds" : $"seeds {firstSeed}–{firstSeed + seeds - 1}",
+                limits, rows, teacherTest);
             WriteRuns(basis.Output, rows);
             if (study)
                 WriteStudyPlot(basis.Output, students, arms, rows);
@@ -62,12 +64,12 @@ public static class CompareCommand
         return stop.ExitCode;
     }
 
-    static void WriteTable(DistillSettings basis, IReadOnlyList<string> students, IReadOnlyList<CompareArm> arms, int seeds, IReadOnlyList<int?> limits, List<CompareRow> rows,
+    static void WriteTable(DistillSettings basis, IReadOnlyList<string> students, IReadOnlyList<CompareArm> arms, string seeds, IReadOnlyList<int?> limits, List<CompareRow> rows,
         ClassificationResult? teacherTest)
     {
         var study = limits.Count > 1;
         var md = new StringBuilder();
-        md.AppendLine($"# compare: teacher {basis.Spec.Teacher.Model}, {basis.Spec.Epochs} student epochs, {basis.Spec.ImageSize} px, {seeds} seeds");
+        md.AppendLine($"# compare: teacher {basis.Spec.Teacher.Model}, {basis.Spec.Epochs} student epochs, {basis.Spec.ImageSize} px, {seeds}");
         md.AppendLine();
         md.AppendLine("| student | " + (study ? "labelled images | " : "") + string.Join(" | ", arms.Select(a => a.Label)) + " |");
         md.AppendLine("|---|" + (study ? "---|" : "") + string.Concat(arms.Select(_ => "---|")));

@@ -29,7 +29,7 @@ public sealed class Preflight
     /// <param name="say">Where notes go (the skipped files).</param>
     /// <exception cref="CliException">Something would fail; the message lists every problem.</exception>
     public static ImageDataSet Distill(MLContext ml, DistillSettings settings, IReadOnlyList<string> students, IReadOnlyList<DistillationMethod> methods,
-        bool skipBadImages, Action<string> say, int? seeds = null)
+        bool skipBadImages, Action<string> say, int? seeds = null, int firstSeed = 0)
     {
         var check = new Preflight();
         var spec = settings.Spec;
@@ -37,6 +37,8 @@ public sealed class Preflight
                           & check.AtLeastOne("--teacher-train-limit", settings.TeacherTrainLimit)
                           & check.AtLeastOne("--validation-limit", settings.ValidationLimit);
         check.AtLeastOne("--seeds", seeds);
+        if (firstSeed < 0)
+            check.Add($"--first-seed {firstSeed.ToString(CultureInfo.InvariantCulture)} cannot be negative (seeds are 0, 1, 2, …).");
         check.AtLeastOne("--epochs", spec.Epochs);
         check.AtLeastOne("--batch", spec.BatchSize);
         var needsTeacher = methods.Any(m => m != DistillationMethod.None);

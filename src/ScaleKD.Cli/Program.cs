@@ -115,18 +115,23 @@ export.SetAction(result => Run(result.GetValue(verbose), () => Commands.Export(r
 
 var students = new Option<string[]>("--students") { Description = "Students to compare.", DefaultValueFactory = _ => ["resnet_pico", "mixer_pico_patch4_32"], AllowMultipleArgumentsPerToken = true };
 var methods = new Option<DistillationMethod[]>("--methods") { Description = "Methods to compare.", DefaultValueFactory = _ => [DistillationMethod.None, DistillationMethod.VanillaKD, DistillationMethod.ScaleKD], AllowMultipleArgumentsPerToken = true };
-var ablation = new Option<bool>("--ablation") { Description = "Instead of --methods, ScaleKD's parts added one at a time, as in the paper's component table: the student alone; logit KD; + cross attention projector with the spatial view; + frequency view; + teacher parameter perception." };
+var ablation = new Option<string[]>("--ablation")
+{
+    Description = "Instead of --methods, ScaleKD's parts added one at a time, as in the paper's component table: alone (the student alone); logit (logit KD); cap (+ cross attention projector with the spatial view); frequency (+ frequency view); tpp (+ teacher parameter perception). Alone: all five columns; followed by some of these names: those columns only.",
+    Arity = ArgumentArity.ZeroOrMore, AllowMultipleArgumentsPerToken = true,
+};
 var trainLimits = new Option<int[]?>("--train-limits") { Description = "A data-efficiency study: every column and seed at each of these numbers of labelled student images (class-balanced; the teacher's stay as they are); writes study.png, accuracy against labelled images. Replaces --train-limit.", AllowMultipleArgumentsPerToken = true };
-var seeds = new Option<int>("--seeds") { Description = "Runs per student and method (seeds 0…N−1).", DefaultValueFactory = _ => 3 };
+var seeds = new Option<int>("--seeds") { Description = "Runs per student and method (seeds 0…N−1, or from --first-seed).", DefaultValueFactory = _ => 3 };
+var firstSeed = new Option<int>("--first-seed") { Description = "The first run's seed: --first-seed 3 --seeds 2 runs seeds 3 and 4, to add seeds to a table another run began.", DefaultValueFactory = _ => 0 };
 var compare = new Command("compare", "Run several methods × students × seeds with the same teacher and write a mean ± std table (compare.md).")
 {
-    data, teacher, teacherWeights, teacherImageSize, force, teacherEpochs, teacherFineTune, students, methods, ablation, trainLimits, seeds, epochs, batch, imageSize, learningRate, teacherLearningRate, trainLimit, teacherTrainLimit,
+    data, teacher, teacherWeights, teacherImageSize, force, teacherEpochs, teacherFineTune, students, methods, ablation, trainLimits, seeds, firstSeed, epochs, batch, imageSize, learningRate, teacherLearningRate, trainLimit, teacherTrainLimit,
     validationLimit, device, augment, skipBadImages, output,
 };
 compare.SetAction(result => Run(result.GetValue(verbose), () =>
     CompareCommand.Compare(Settings(result, forceQuickDefaults: true) with { Baseline = false }, result.GetValue(students)!,
-        result.GetValue(ablation) ? CompareArm.Ablation : CompareArm.ForMethods(result.GetValue(methods)!), result.GetValue(seeds),
-        result.GetValue(skipBadImages), result.GetValue(trainLimits))));
+        result.GetResult(ablation) is null ? CompareArm.ForMethods(result.GetValue(methods)!) : CompareArm.AblationColumns(result.GetValue(ablation) ?? []),
+        result.GetValue(seeds), result.GetValue(skipBadImages), result.GetValue(trainLimits), result.GetValue(firstSeed))));
 
 var importWeights = new Option<string>("--weights") { Description = "A timm or Hugging Face safetensors checkpoint.", Required = true };
 var importModel = new Option<string>("--teacher") { Description = "The architecture it should fit (timm name).", Required = true };

@@ -196,6 +196,18 @@ public sealed partial class CommandTests(TinyImageFolder folder, ITestOutputHelp
     }
 
     [Fact]
+    public void CompareAblationRunsTheNamedColumnsFromTheFirstSeed()
+    {
+        var output = Compare("ablation-some-out", "--ablation", "tpp", "alone", "--first-seed", "2", "--seeds", "1", "--batch", "16");
+        var table = File.ReadAllText(Path.Combine(output, "compare.md"));
+        Assert.Contains("seed 2\n", table.ReplaceLineEndings("\n"));
+        Assert.Contains("| student | student alone | + TPP |", table);
+        var runs = File.ReadAllLines(Path.Combine(output, "compare.csv")).Skip(1).Select(l => l.Split(',')).ToList();
+        Assert.Equal([("student alone", "2"), ("+ TPP", "2")], runs.Select(f => (f[1], f[3])));
+        Assert.True(File.Exists(Path.Combine(output, "compare", "resnet_pico---TPP-seed2", "model.zip")));
+    }
+
+    [Fact]
     public void ImportTeacherListsWhatDiffers()
     {
         TorchBackend.Initialize();

@@ -91,6 +91,21 @@ public sealed class ReliabilityTests(ReliabilityTests.Data data) : IClassFixture
     }
 
     [Fact]
+    public void CompareNamesAnUnknownAblationColumnAndANegativeFirstSeed()
+    {
+        var unknown = data.Scalekd("compare", "--data", data.Images, "--students", "resnet_pico", "--ablation", "cap", "tps",
+            "--output", Path.Combine(data.Root, "compare-never"));
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.Equal(["error: --ablation has no column 'tps'.", "hint: name some of: alone logit cap frequency tpp (or none, for all five)"],
+            unknown.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        var negative = data.Scalekd("compare", "--data", data.Images, "--students", "resnet_pico", "--methods", "None", "--first-seed", "-1",
+            "--output", Path.Combine(data.Root, "compare-never"));
+        Assert.Equal(1, negative.ExitCode);
+        Assert.StartsWith("error: --first-seed -1 cannot be negative", negative.StandardError);
+        Assert.False(Directory.Exists(Path.Combine(data.Root, "compare-never")));
+    }
+
+    [Fact]
     public void CtrlCStopsACompareKeepingTheCutRunsBestModel()
     {
         var output = Path.Combine(data.Root, "compare-stopped");
