@@ -46,8 +46,12 @@ done
 rss() { awk '/^VmRSS/ { printf "%.0f MB", $2 / 1024 }' "/proc/$server/status"; }
 echo "server: $url, $(curl -s "$url/health" 2>/dev/null || echo 'health: (curl missing)')"
 echo "server RSS before: $(rss)"
+# A soak shows whether memory settles: the server's RSS once a minute while the load runs.
+( for minute in $(seq 1 $(( seconds / 60 ))); do sleep 60; echo "server RSS at minute $minute: $(rss)"; done ) &
+sampler=$!
 status=0
 dotnet "$root/samples/ScaleKD.LoadTest/bin/Release/net10.0/ScaleKD.LoadTest.dll" "$url" "$image" "$clients" "$seconds" || status=$?
+kill "$sampler" 2>/dev/null || true
 echo "server RSS after: $(rss)"
 if grep -qE '^(fail|crit):' "$log"; then
     echo "server errors logged:" >&2
