@@ -3,7 +3,8 @@ namespace ScaleKD.Torch.Training.Data;
 /// <summary>
 /// Checks that image files exist and have a readable header (<see cref="ImageHeader"/>), before any training: a bad
 /// file found only when a cursor first reaches it may surface hours into a run, after the teacher has trained. Headers
-/// only, so tens of thousands of files take seconds.
+/// only, so tens of thousands of files take seconds; PNGs are also inflated (<see cref="PngPixelData"/>), since a
+/// damaged one decodes without an error.
 /// </summary>
 public static class ImageFileCheck
 {
@@ -17,7 +18,7 @@ public static class ImageFileCheck
         return reasons.Select((reason, i) => reason is null ? null : new ImageFileProblem(i, paths[i], reason)).OfType<ImageFileProblem>().ToList();
     }
 
-    /// <summary>Why the file cannot be used, or null when its header reads.</summary>
+    /// <summary>Why the file cannot be used, or null when its header reads (and, for a PNG, its pixel data inflates).</summary>
     public static string? Problem(string path)
     {
         if (Directory.Exists(path))
@@ -26,8 +27,8 @@ public static class ImageFileCheck
             return "no such file";
         try
         {
-            ImageHeader.ReadFile(path);
-            return null;
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 4096);
+            return ImageHeader.Read(stream).Format == "PNG" ? PngPixelData.Problem(stream) : null;
         }
         catch (InvalidDataException e)
         {

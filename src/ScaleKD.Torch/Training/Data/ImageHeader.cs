@@ -137,7 +137,8 @@ public readonly record struct ImageHeader(string Format, int Width, int Height)
 
     static int Int24(ReadOnlySpan<byte> bytes) => bytes[0] | bytes[1] << 8 | bytes[2] << 16;
 
-    static int ReadUpTo(Stream stream, Span<byte> buffer)
+    /// <summary>Reads until <paramref name="buffer"/> is full or the stream ends; returns the bytes read.</summary>
+    internal static int ReadUpTo(Stream stream, Span<byte> buffer)
     {
         var total = 0;
         int read;
