@@ -108,7 +108,19 @@ public sealed class DistillRunner(DistillSettings settings, TrainingDisplay disp
         options.Progress = display.Phase($"{run.Method} student ({run.Student})", run.Epochs, history.Add);
         options.TeacherProgress = display.Phase($"teacher ({run.Teacher.Model}, from scratch)", run.Teacher.Epochs, teacherHistory.Add);
         options.CancellationToken = stop;
-        var student = ml.MulticlassClassification.Trainers.ScaleKD(options).Fit(train);
+        ScaleKDTransformer student;
+        try
+        {
+            student = ml.MulticlassClassification.Trainers.ScaleKD(options).Fit(train);
+        }
+        catch (Exception e) when (CliException.Cause(e) is FileWriteException write)
+        {
+            // A checkpoint (or the teacher cache) could not be written: the previous checkpoint is whole, so the work up to
+            // it is kept and the same command with --resume continues from there.
+            throw new CliException($"Training stopped: {write.Message}.", settings.Spec.CheckpointDirectory is { } checkpoints
+                ? $"free some disk space, then run the same command with --resume: it continues from the last checkpoint in {checkpoints}"
+                : "free some disk space or choose another --output folder", e);
+        }
         var zip = Path.Combine(settings.Output, run.Method == settings.Spec.Method ? "model.zip" : $"model-{run.Method}.zip");
         // A stop before the student's first epoch ended (during the teacher's training, say) leaves only initial weights:
         // nothing worth a zip, and an old zip of a finished run must not be replaced by it.

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Microsoft.ML;
 using ScaleKD.Cli;
 using ScaleKD.Torch.Distillation;
+using ScaleKD.Torch.IO;
 using ScaleKD.Torch.Native;
 using ScaleKD.Torch.Teachers;
 using ScaleKD.Torch.Training.Optimization;
@@ -239,6 +240,7 @@ static int Run(bool verbose, Func<int> action)
         var (message, hint) = cause switch
         {
             CliException cli => (cli.Message, cli.Hint),
+            FileWriteException write => (write.Message, "free some disk space (or make the folder writable) and run again"),
             _ => (cause.Message, "run again with --verbose for the details"),
         };
         Console.Error.WriteLine($"error: {message}");

@@ -297,6 +297,44 @@ public sealed class ReliabilityTests(ReliabilityTests.Data data) : IClassFixture
         Assert.Contains("hint: use a model zip written by scalekd distill", result.StandardError);
     }
 
+    /// <summary>A real full disk: the output folder is a small tmpfs of its own (in a private mount namespace, so nothing
+    /// outlives the test), filled up once the run has written its third epoch's checkpoint.</summary>
+    [FullDiskFact]
+    public void AFullDiskDuringTrainingKeepsTheLastCheckpointAndSaysHowToResume()
+    {
+        var disk = Directory.CreateDirectory(Path.Combine(data.Root, "small-disk")).FullName;
+        var output = Path.Combine(disk, "out");
+        var stdout = Path.Combine(data.Root, "full-disk.out");
+        const string script = """
+            set -u
+            disk=$1; stdout=$2; shift 2
+            mount -t tmpfs -o size=80m tmpfs "$disk" || exit 97
+            "$@" > "$stdout" 2> "$stdout.err" &
+            run=$!
+            for _ in $(seq 1 1200); do grep -q 'epoch 3/' "$stdout" && break; sleep 0.05; done
+            dd if=/dev/zero of="$disk/filler" bs=1M 2> /dev/null
+            wait $run
+            code=$?
+            find "$disk" -name '*.tmp' -printf 'left behind: %p\n'
+            [ -s "$disk/out/checkpoints/None/last.ckpt" ] && echo "checkpoint kept"
+            cat "$stdout.err" >&2
+            exit $code
+            """;
+        var start = new System.Diagnostics.ProcessStartInfo("unshare") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in (string[])["-rm", "bash", "-c", script, "full-disk", disk, stdout, "dotnet", ChildProcess.MetadataValue("scalekd"),
+                     .. data.Train(output, epochs: 3000)])
+            start.ArgumentList.Add(argument);
+        start.Environment["XDG_CACHE_HOME"] = Path.Combine(data.Root, "cache");
+        var result = ChildProcess.Run(start, "scalekd on a full disk", TimeSpan.FromMinutes(5));
+
+        Assert.True(result.ExitCode == 1, $"{result.ExitCode}: {result.StandardError}{File.ReadAllText(stdout)}");
+        var lines = result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        Assert.Matches($@"^error: Training stopped: Writing {System.Text.RegularExpressions.Regex.Escape(output)}/checkpoints/None/\S+ failed: No space left on device\.$", lines[0]);
+        Assert.Equal($"hint: free some disk space, then run the same command with --resume: it continues from the last checkpoint in {Path.Combine(output, "checkpoints")}", lines[1]);
+        Assert.Equal("checkpoint kept", result.StandardOutput.Trim());
+    }
+
     /// <summary>Runs the tool until a line of its output contains <paramref name="trigger"/>, sends it the signal, and
     /// returns its exit code and output.</summary>
     (int ExitCode, string Output) RunUntil(string[] arguments, string trigger, string signal)
@@ -352,3 +390,25 @@ public sealed class ReliabilityTests(ReliabilityTests.Data data) : IClassFixture
         return line is not null && (Convert.ToUInt64(line["SigIgn:".Length..].Trim(), 16) & 0b10) != 0;
     }
 }
+
+/// <summary>A test that needs a tmpfs of its own: <c>unshare -rm</c> (a user and mount namespace, no root needed where
+/// the kernel allows unprivileged user namespaces) must work, as it does on Linux CI machines.</summary>
+public sealed class FullDiskFactAttribute : FactAttribute
+{
+    static readonly Lazy<string?> Why = new(() =>
+    {
+        try
+        {
+            using var probe = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("unshare", ["-rm", "true"]) { RedirectStandardError = true })!;
+            probe.WaitForExit();
+            return probe.ExitCode == 0 ? null : "unshare -rm is refused here (no user namespaces), so no private tmpfs can be mounted";
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return "no unshare command (util-linux) here";
+        }
+    });
+
+    public FullDiskFactAttribute() => Skip = Why.Value;
+}
+

@@ -11,18 +11,19 @@ namespace ScaleKD.Torch.IO;
 public static class AtomicFile
 {
     /// <summary>Writes <paramref name="path"/> with what <paramref name="write"/> puts into the stream it is given.</summary>
+    /// <exception cref="FileWriteException">The file could not be written (a full disk, say); it is as it was.</exception>
     public static void Write(string path, Action<Stream> write)
     {
         ArgumentNullException.ThrowIfNull(write);
         var full = Path.GetFullPath(path);
         var directory = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(directory);
-        RemoveStaleTemporaries(directory, Path.GetFileName(full));
         // A name of its own per call: two threads of one process may write the same file at once (two test fixtures
         // inflating one data file did), and a shared per-process name made the second one fail on the first one's lock.
         var temp = Path.Combine(directory, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
+            Directory.CreateDirectory(directory);
+            RemoveStaleTemporaries(directory, Path.GetFileName(full));
             using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None))
                 write(stream);
             // Some writers close the stream they are given, so the flush to disk gets a handle of its own.
@@ -30,9 +31,15 @@ public static class AtomicFile
                 written.Flush(flushToDisk: true);
             File.Move(temp, full, overwrite: true);
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException && e is not FileWriteException)
+        {
+            // The system's message names the temporary file; the user needs the one that was lost, and why.
+            throw new FileWriteException(full, e.Message.Replace($" : '{temp}'", "", StringComparison.Ordinal).Trim(), e);
+        }
         finally
         {
-            File.Delete(temp);
+            if (Directory.Exists(directory))
+                File.Delete(temp);
         }
     }
 
