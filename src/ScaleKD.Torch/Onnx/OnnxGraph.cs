@@ -78,11 +78,16 @@ public sealed class OnnxGraph : nn.Module
         }
         var graph = FromModel(model, Path.GetFileNameWithoutExtension(path));
         graph.ChecksInputSize = checkInputSize;
+        graph.SourcePath = Path.GetFullPath(path);
         return graph;
     }
 
     /// <summary>Whether a model built on this graph must take the graph's declared input size.</summary>
     public bool ChecksInputSize { get; private set; } = true;
+
+    /// <summary>The file the graph was loaded from (what a PyTorch job carries to rebuild it), or null for a graph
+    /// built in memory.</summary>
+    public string? SourcePath { get; private set; }
 
     /// <summary>Builds the module from an ONNX model in memory.</summary>
     public static OnnxGraph FromModel(ModelProto model, string name = "onnx") => new(name, model);
