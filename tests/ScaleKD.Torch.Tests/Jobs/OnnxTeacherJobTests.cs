@@ -4,6 +4,8 @@ using ScaleKD.Tests.Shared;
 using ScaleKD.Torch.Jobs;
 using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Native;
+using ScaleKD.Torch.Onnx;
+using ScaleKD.Torch.Tests.Onnx;
 using ScaleKD.Torch.Tests.Training;
 using ScaleKD.Torch.Weights;
 using TorchSharp;
@@ -55,18 +57,12 @@ public sealed class OnnxTeacherJobTests(ITestOutputHelper output)
             var outputs = Path.Combine(folder, "outputs.safetensors");
             var onnx = new JobOnnxGraph(model.Graph.SourcePath!, model.InputConvention.Bgr, model.InputConvention.PixelScale,
                 model.InputMeanShape?.ToArray(), model.InputStdShape?.ToArray());
-            var request = JsonSerializer.Serialize(new
+            var request = new
             {
                 model = MlNetResNet18.Name, classes = 10, image_size = 64, weights, inputs, outputs,
                 onnx = new { file = onnx.File, bgr = onnx.Bgr, pixel_scale = onnx.PixelScale, input_mean_shape = onnx.InputMeanShape, input_std_shape = onnx.InputStdShape },
-            });
-            var start = new ProcessStartInfo(TorchJob.Python!, ["-c", PythonSide, PythonRunner.ShippedDirectory, request])
-                { RedirectStandardOutput = true, RedirectStandardError = true };
-            var watch = Stopwatch.StartNew();
-            var result = ChildProcess.Run(start, "onnx_cnn on ResNet18.onnx", TimeSpan.FromMinutes(2));
-            Assert.True(result.ExitCode == 0, result.StandardError);
-            output.WriteLine($"python side: {watch.Elapsed.TotalSeconds:F1} s");
-            Assert.Equal(model.StageValues, JsonSerializer.Deserialize<string[]>(result.StandardOutput.Trim()));
+            };
+            Assert.Equal(model.StageValues, RunPython(ModelSide, request));
 
             using var python = SafetensorsWeights.Read(outputs);
             using var noGrad = no_grad();
@@ -76,6 +72,42 @@ public sealed class OnnxTeacherJobTests(ITestOutputHelper output)
             Compare("pre-logits", stages.PreLogits, python["pre_logits"]);
             Compare("logits", stages.Logits, python["logits"]);
             Compare("forward_from_stage(3)", model.ForwardFromStage(tokens, 3), python["from_stage3"]);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>The package's reader and operators on a small graph of every operator and attribute the importer runs
+    /// (<see cref="TestGraph.EveryOperator"/>: raw_data initialisers where ResNet18.onnx has float_data, an Add of a
+    /// constant, asymmetric and counted pads, Gemm's transB, alpha and beta, Flatten): the same state-dict keys, and
+    /// every node's output equal to the importer's in float64, to the bar above.</summary>
+    [TorchJobTheory]
+    [InlineData(8)]
+    [InlineData(13)]
+    public void ThePackagesOperatorsComputeWhatTheImportersDoOnEveryOperator(int opset)
+    {
+        TorchBackend.Initialize();
+        var folder = Directory.CreateTempSubdirectory("scalekd-onnx-ops-").FullName;
+        try
+        {
+            var path = TestGraph.EveryOperator(opset).Graph.Save(folder);
+            using var graph = OnnxGraph.Load(path);
+            graph.to(float64);
+            graph.eval();
+            var images = randn([3, 3, 17, 17], float64, generator: new Generator(4));
+            var inputs = Path.Combine(folder, "inputs.safetensors");
+            TorchSharp.PyBridge.Safetensors.SaveStateDict(inputs, new Dictionary<string, Tensor> { ["images"] = images });
+            var outputs = Path.Combine(folder, "outputs.safetensors");
+            Assert.Equal(graph.state_dict().Keys.Order(StringComparer.Ordinal), RunPython(GraphSide, new { onnx = path, inputs, outputs }));
+
+            using var python = SafetensorsWeights.Read(outputs);
+            using var noGrad = no_grad();
+            var values = graph.Operators.Select(op => op.Output).ToList();
+            var dotnet = graph.Run(images, values);
+            foreach (var op in graph.Operators)
+                Compare($"{op.GetName()} ({op.OpType})", dotnet[op.Output], python[op.Output]);
         }
         finally
         {
@@ -117,8 +149,21 @@ public sealed class OnnxTeacherJobTests(ITestOutputHelper output)
         Assert.True(difference <= Tolerance * scale, $"{what}: the two sides differ by {difference:E2}, {difference / scale:E2} of the largest entry {scale:G4}");
     }
 
+    /// <summary>Runs <paramref name="script"/> on the shipped package with <paramref name="request"/> as JSON in
+    /// sys.argv[2]; returns what it prints, a JSON list of strings.</summary>
+    string[] RunPython(string script, object request)
+    {
+        var start = new ProcessStartInfo(TorchJob.Python!, ["-c", script, PythonRunner.ShippedDirectory, JsonSerializer.Serialize(request)])
+            { RedirectStandardOutput = true, RedirectStandardError = true };
+        var watch = Stopwatch.StartNew();
+        var result = ChildProcess.Run(start, "the package's ONNX import", TimeSpan.FromMinutes(2));
+        Assert.True(result.ExitCode == 0, result.StandardError);
+        output.WriteLine($"python side: {watch.Elapsed.TotalSeconds:F1} s");
+        return JsonSerializer.Deserialize<string[]>(result.StandardOutput.Trim())!;
+    }
+
     // The job's own path: models.create with job.json's onnx section, then the strict load by name.
-    const string PythonSide = """
+    const string ModelSide = """
         import json, sys
         sys.path.insert(0, sys.argv[1])
         import torch
@@ -136,5 +181,22 @@ public sealed class OnnxTeacherJobTests(ITestOutputHelper output)
             out.update(pre_logits=pre_logits, logits=logits, from_stage3=model.forward_from_stage(x["tokens"], 3))
         save(r["outputs"], out)
         print(json.dumps(model.stage_values))
+        """;
+
+    // The graph alone, its weights from the file: every node's output, named by the value it writes.
+    const string GraphSide = """
+        import json, sys
+        sys.path.insert(0, sys.argv[1])
+        import torch
+        from scalekd import onnx_proto
+        from scalekd.models.onnx_cnn import OnnxGraph
+        from scalekd.safetensors_io import load, save
+        r = json.loads(sys.argv[2])
+        graph = OnnxGraph(onnx_proto.load(r["onnx"])).double().eval()
+        values = {graph.input_name: load(r["inputs"])["images"]}
+        with torch.no_grad():
+            graph.evaluate(values, 0, len(graph.operators))
+        save(r["outputs"], {op.output: values[op.output] for op in graph.operators})
+        print(json.dumps(sorted(graph.state_dict())))
         """;
 }
