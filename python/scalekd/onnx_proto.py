@@ -59,7 +59,7 @@ def _fields(buf):
         elif wire == _FIXED32:
             value, pos = int.from_bytes(buf[pos:pos + 4], "little"), pos + 4
         else:
-            raise OnnxError(f"field {number} has wire type {wire} (groups), which onnx.proto does not use")
+            raise OnnxError(f"field {number} has wire type {wire}, which onnx.proto does not use")
         if pos > end:
             raise OnnxError(f"field {number} runs past the end of its message")
         yield number, wire, value

@@ -8,6 +8,7 @@ Names: the graph is the module `graph`; each node is its child named after the n
 joins names with '.'), holding its initialisers as `weight`/`bias` (and BatchNorm's `running_mean`/`running_var`);
 initialisers read as data are the graph's `constant_*` buffers; the new classifier is `head`, the input statistics the
 buffers `input_mean` and `input_std`."""
+import os
 import struct
 
 import torch
@@ -373,9 +374,10 @@ class OnnxCnn(nn.Module):
 def load(path, num_classes, image_size, in_chans=3, bgr=False, pixel_scale=1.0, mean_shape=None, std_shape=None,
          name=None):
     """The OnnxCnn of the ONNX file at `path` (its initialisers as the starting weights); errors name the file."""
-    name = name or path
+    name = name or os.path.splitext(os.path.basename(path))[0]
+    graph = onnx_proto.load(path)  # its errors name the file
     try:
-        return OnnxCnn(OnnxGraph(onnx_proto.load(path), name), num_classes, image_size, in_chans, bgr, pixel_scale,
-                       mean_shape, std_shape, name)
+        return OnnxCnn(OnnxGraph(graph, name), num_classes, image_size, in_chans, bgr, pixel_scale, mean_shape,
+                       std_shape, name)
     except OnnxError as e:
         raise OnnxError(f"{path}: {e}") from e
