@@ -117,7 +117,7 @@ public sealed class OnnxTeacherJobTests(ITestOutputHelper output)
 
     /// <summary>export-job with the default teacher: the job carries ResNet18.onnx as it is and the input convention,
     /// and train.py (one process, float32, as a job runs) builds the teacher from them, loads its weights strictly and
-    /// trains the student.</summary>
+    /// trains the student; without the file it names it.</summary>
     [TorchJobFact]
     public void AJobWithTheDefaultTeacherCarriesItsOnnxFileAndTrains()
     {
@@ -137,6 +137,11 @@ public sealed class OnnxTeacherJobTests(ITestOutputHelper output)
         using var student = SafetensorsWeights.Read(Path.Combine(job.File("run"), JobExport.StudentFile));
         using var initial = SafetensorsWeights.Read(job.File(JobExport.StudentInitFile));
         Assert.Contains(student.Keys, key => (student[key] - initial[key]).abs().max().item<float>() > 0);
+
+        // A job folder that lost its graph says which file and which job.json key.
+        File.Delete(job.File(onnx.File));
+        var missing = Assert.Throws<InvalidOperationException>(() => TorchJob.Run(job.Folder, 1, "--max-steps", "1", "--output", job.File("again")));
+        Assert.Contains($"{JobExport.TeacherOnnxFile} (the graph of teacher {MlNetResNet18.Name}, job.json teacher.onnx.file) is missing", missing.Message);
     }
 
     void Compare(string what, Tensor dotnet, Tensor python)
