@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 
 from . import models, objective, optim
+from .onnx_proto import OnnxError
 from .safetensors_io import load as load_safetensors
 
 FORMAT = "scalekd-job"
@@ -74,7 +75,7 @@ class Job:
         self.teacher = None
         if s["teacher"] is not None:
             t = s["teacher"]
-            self.teacher = models.create(t["model"], classes, t["image_size"], s["in_channels"])
+            self.teacher = self._create_teacher(t, classes, s["in_channels"])
             load_weights(self.teacher, os.path.join(job_dir, t["weights"]), f"teacher {t['model']}")
             for p in self.teacher.parameters():
                 p.requires_grad_(False)
@@ -83,6 +84,19 @@ class Job:
         self.model = Distilled(self.student, self.objective).to(device=self.device, dtype=dtype)
         if self.teacher is not None:
             self.teacher.to(device=self.device, dtype=dtype)
+
+    def _create_teacher(self, t, classes, in_chans):
+        """The teacher's model: from its definition here, or, imported from ONNX, from the ONNX file the job carries."""
+        onnx = t.get("onnx")
+        if onnx is not None:
+            path = os.path.join(self.dir, onnx["file"])
+            if not os.path.exists(path):
+                raise JobError(f"{path} (the graph of teacher {t['model']}, job.json teacher.onnx.file) is missing")
+            onnx = dict(onnx, file=path)
+        try:
+            return models.create(t["model"], classes, t["image_size"], in_chans, onnx)
+        except (ValueError, OnnxError) as e:
+            raise JobError(f"job.json teacher: {e}") from e
 
     def _objective(self, s, size):
         o, method = s["objective"], s["method"]

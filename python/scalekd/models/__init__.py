@@ -1,6 +1,10 @@
 """The models by the names ScaleKD.Torch's ModelRegistry gives them (timm's names for the full-size ones), built from
 this package's definitions, which carry timm's module and parameter names: weights move between the two sides, and
-timm, by name. Each entry is the configuration ScaleKD.Torch registers under that name."""
+timm, by name. Each entry is the configuration ScaleKD.Torch registers under that name.
+
+A model ScaleKD.Torch imports from ONNX has no definition here: its graph travels as its ONNX file, rebuilt by
+onnx_cnn.py with the operators ScaleKD.Torch's importer runs (ONNX_NAMES)."""
+from . import onnx_cnn
 from .cnn import BasicBlock, Bottleneck, ConvNeXt, MobileNetV1, ResNet
 from .tokens import Mixer, Swin, VisionTransformer
 
@@ -30,9 +34,19 @@ _FACTORIES = {
 
 NAMES = sorted(_FACTORIES)
 
+# ScaleKD.Torch's models imported from ONNX, which this package builds from their ONNX file (PythonRunner.OnnxModels).
+ONNX_NAMES = ["resnet18_imagenet_mlnet"]
 
-def create(name, num_classes, image_size, in_chans=3):
-    """The named model; its weights are whatever the caller loads (the job ships every model's weights)."""
+
+def create(name, num_classes, image_size, in_chans=3, onnx=None):
+    """The named model; its weights are whatever the caller loads (the job ships every model's weights). `onnx`: for
+    a model imported from ONNX, its graph and input convention as job.json's `onnx` gives them (`file` a path here)."""
+    if onnx is not None:
+        return onnx_cnn.load(onnx["file"], num_classes, image_size, in_chans, onnx["bgr"], onnx["pixel_scale"],
+                             onnx["input_mean_shape"], onnx["input_std_shape"], name)
+    if name in ONNX_NAMES:
+        raise ValueError(f"'{name}' is imported from ONNX: it is built from its ONNX file, and none was given")
     if name not in _FACTORIES:
-        raise ValueError(f"unknown model '{name}'; this package builds: {', '.join(NAMES)}")
+        raise ValueError(f"unknown model '{name}'; this package builds: {', '.join(NAMES)}, and from an ONNX file "
+                         f"{', '.join(ONNX_NAMES)}")
     return _FACTORIES[name](num_classes, image_size, in_chans)

@@ -13,7 +13,9 @@ namespace ScaleKD.Torch.Jobs;
 /// (<see cref="JobSettings"/>), the prepared teacher, the student's and the projectors' initial weights, the data, and
 /// <c>train.py</c> with the <c>scalekd</c> Python package. The teacher is prepared by <see cref="TeacherPreparation"/>
 /// and the student and objective are created in the order <see cref="DistillationTrainer"/> creates them, so the job
-/// starts from the weights <c>scalekd distill</c> would start from.
+/// starts from the weights <c>scalekd distill</c> would start from. A teacher imported from ONNX
+/// (<see cref="OnnxCnn"/>, such as the default <c>resnet18_imagenet_mlnet</c>) travels as its ONNX file as well
+/// (<see cref="TeacherOnnxFile"/>), from which the package rebuilds its graph.
 /// </summary>
 public static class JobExport
 {
@@ -22,6 +24,9 @@ public static class JobExport
 
     /// <summary>The trained student rank 0 writes.</summary>
     public const string StudentFile = "student.safetensors";
+
+    /// <summary>The graph of a teacher imported from ONNX, copied from the file it was loaded from.</summary>
+    public const string TeacherOnnxFile = "teacher.onnx";
 
     /// <summary>Writes the job into <paramref name="folder"/>.</summary>
     /// <param name="spec">The distillation; its batch size is the global batch of the job.</param>
@@ -52,7 +57,7 @@ public static class JobExport
         JobModel? teacherModel = null;
         if (teacher is not null)
         {
-            teacherModel = new JobModel(spec.Teacher.Model, teacher.Model.Options.ImageSize, "teacher.safetensors");
+            teacherModel = new JobModel(spec.Teacher.Model, teacher.Model.Options.ImageSize, "teacher.safetensors", OnnxGraphOf(teacher.Model, folder));
             SafetensorsWeights.Save(teacher.Model, Path.Combine(folder, teacherModel.Weights));
         }
         var objectiveSettings = Objective(spec, student, objective);
@@ -97,9 +102,11 @@ public static class JobExport
     {
         if (spec.Method is not (DistillationMethod.ScaleKD or DistillationMethod.VanillaKD or DistillationMethod.None))
             throw new NotSupportedException($"The PyTorch job runs ScaleKD, VanillaKD and None; not {spec.Method}.");
-        foreach (var model in spec.Method == DistillationMethod.None ? [spec.Student] : new[] { spec.Student, spec.Teacher.Model })
-            if (!PythonRunner.Models.Contains(model))
-                throw new NotSupportedException($"The PyTorch job cannot build '{model}'; it builds {string.Join(", ", PythonRunner.Models.Order())}.");
+        if (!PythonRunner.Models.Contains(spec.Student))
+            throw new NotSupportedException($"The PyTorch job cannot build the student '{spec.Student}'; it builds {string.Join(", ", PythonRunner.Models.Order())}.");
+        if (spec.Method != DistillationMethod.None && !PythonRunner.Models.Contains(spec.Teacher.Model) && !PythonRunner.OnnxModels.Contains(spec.Teacher.Model))
+            throw new NotSupportedException($"The PyTorch job cannot build the teacher '{spec.Teacher.Model}'; it builds " +
+                $"{string.Join(", ", PythonRunner.Models.Order())}, and from their ONNX file {string.Join(", ", PythonRunner.OnnxModels.Order())}.");
         if (spec.Method == DistillationMethod.ScaleKD && !spec.Objective.ScaleKD.UseCrossAttentionProjector)
             throw new NotSupportedException("The PyTorch job has no pooling projector; keep ScaleKD.UseCrossAttentionProjector on.");
         var augmentation = spec.AugmentationFor(spec.ImageSize);
@@ -122,6 +129,18 @@ public static class JobExport
         if (prepared.Model.Options.NumClasses != classNames.Count)
             throw new InvalidDataException($"The teacher predicts {prepared.Model.Options.NumClasses} classes; the data has {classNames.Count}.");
         return prepared;
+    }
+
+    /// <summary>For a teacher imported from ONNX, its ONNX file copied into the job and its input convention; null for
+    /// a teacher the package defines.</summary>
+    static JobOnnxGraph? OnnxGraphOf(VisionModel teacher, string folder)
+    {
+        if (teacher is not OnnxCnn onnx)
+            return null;
+        var source = onnx.Graph.SourcePath
+            ?? throw new NotSupportedException($"The teacher {teacher.GetName()} was built from an ONNX graph in memory; the PyTorch job needs its ONNX file.");
+        CopyAtomically(source, Path.Combine(folder, TeacherOnnxFile));
+        return new JobOnnxGraph(TeacherOnnxFile, onnx.InputConvention.Bgr, onnx.InputConvention.PixelScale, onnx.InputMeanShape?.ToArray(), onnx.InputStdShape?.ToArray());
     }
 
     static JobObjective Objective(DistillationSpec spec, VisionModel student, DistillationObjective objective)

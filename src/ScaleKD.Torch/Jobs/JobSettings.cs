@@ -119,8 +119,20 @@ public sealed record JobSettings
     }
 }
 
-/// <summary>A model of the job: its registered name, image size and weights file (relative to the job folder).</summary>
-public sealed record JobModel(string Model, int ImageSize, string Weights);
+/// <summary>A model of the job: its registered name, image size and weights file (relative to the job folder), and for
+/// a model imported from ONNX the graph the Python package rebuilds it from.</summary>
+public sealed record JobModel(string Model, int ImageSize, string Weights, JobOnnxGraph? Onnx = null);
+
+/// <summary>A model imported from ONNX (<see cref="Models.OnnxCnn"/>) travels as its ONNX file, from which
+/// python/scalekd/models/onnx_cnn.py rebuilds the graph with the operators this library's importer runs; the file gives
+/// the structure only, the weights (perhaps probed or fine-tuned) come from <see cref="JobModel.Weights"/>.</summary>
+/// <param name="File">The ONNX file, relative to the job folder.</param>
+/// <param name="Bgr">The graph reads channels in B, G, R order (<see cref="Onnx.OnnxInputConvention.Bgr"/>).</param>
+/// <param name="PixelScale">The graph's pixel range: 1 for [0, 1], 255 for [0, 255].</param>
+/// <param name="InputMeanShape">The shape of the model's <c>input_mean</c> buffer, null for none (its values are in the
+/// weights).</param>
+/// <param name="InputStdShape">The shape of the model's <c>input_std</c> buffer, null for none.</param>
+public sealed record JobOnnxGraph(string File, bool Bgr, double PixelScale, IReadOnlyList<long>? InputMeanShape, IReadOnlyList<long>? InputStdShape);
 
 /// <summary>The objective's settings as <c>ScaleKDObjective.Settings</c> resolved them (the logit terms for every
 /// method), and the initial projector weights (ScaleKD only).</summary>

@@ -1,4 +1,5 @@
 using ScaleKD.Torch.IO;
+using ScaleKD.Torch.Models;
 
 namespace ScaleKD.Torch.Jobs;
 
@@ -10,8 +11,8 @@ public static class PythonRunner
     /// <summary>The script a job folder runs.</summary>
     public const string Script = "train.py";
 
-    /// <summary>The models the package builds (python/scalekd/models/__init__.py, NAMES; a test holds the two lists
-    /// equal). Others, such as an ONNX-imported teacher, cannot travel in a job yet.</summary>
+    /// <summary>The models the package builds from its own definitions (python/scalekd/models/__init__.py, NAMES; a
+    /// test holds the two lists equal).</summary>
     public static IReadOnlySet<string> Models { get; } = new HashSet<string>(StringComparer.Ordinal)
     {
         "convnext_test_pico", "convnext_tiny", "mixer_b16_224", "mixer_pico_patch4_32", "mixer_s16_224", "mobilenetv1_100",
@@ -19,6 +20,11 @@ public static class PythonRunner
         "swin_large_patch4_window7_224", "swin_pico_patch2_window4_32", "swin_small_patch4_window7_224", "swin_tiny_patch4_window7_224",
         "vit_base_patch16_224", "vit_large_patch16_224", "vit_pico_patch4_32", "vit_small_patch16_224", "vit_tiny_patch16_224",
     };
+
+    /// <summary>The models imported from ONNX that the package builds from their ONNX file, which the job carries
+    /// (python/scalekd/models/__init__.py, ONNX_NAMES; held equal by the same test). Teachers only: a student's graph
+    /// would have to be written back as ONNX after training.</summary>
+    public static IReadOnlySet<string> OnnxModels { get; } = new HashSet<string>(StringComparer.Ordinal) { MlNetResNet18.Name };
 
     /// <summary>Where the tool's copy lives: <c>python/</c> beside the running assembly.</summary>
     public static string ShippedDirectory => Path.Combine(AppContext.BaseDirectory, "python");

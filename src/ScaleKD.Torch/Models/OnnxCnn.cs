@@ -61,6 +61,19 @@ public sealed class OnnxCnn : VisionModel, ITeacherModel
     /// <inheritdoc />
     public override nn.Module<Tensor, Tensor> Classifier => head;
 
+    /// <summary>The imported graph.</summary>
+    public OnnxGraph Graph => graph;
+
+    /// <summary>How the graph wants its pixels.</summary>
+    public OnnxInputConvention InputConvention => _input;
+
+    /// <summary>The shape of the <c>input_mean</c> buffer (the convention's mean laid out to broadcast over a batch),
+    /// or null when there is none.</summary>
+    public IReadOnlyList<long>? InputMeanShape => input_mean?.shape;
+
+    /// <summary>The shape of the <c>input_std</c> buffer, or null when there is none.</summary>
+    public IReadOnlyList<long>? InputStdShape => input_std?.shape;
+
     /// <summary>The graph values taken as the four stage maps.</summary>
     public IReadOnlyList<string> StageValues => _stageValues;
 

@@ -12,8 +12,10 @@ namespace ScaleKD.Torch.Onnx;
 public sealed class OnnxGraph : nn.Module
 {
     readonly List<OnnxOperator> _operators;
-    // Initialisers that operators read as data rather than as weights (e.g. an Add of a constant), as buffers.
-    readonly Dictionary<string, Tensor> _constants = new(StringComparer.Ordinal);
+    // Initialisers that operators read as data rather than as weights (e.g. an Add of a constant): value name -> the
+    // name of the buffer holding it, looked up when a node reads it, since moving the module to another dtype or
+    // device replaces (and disposes) the buffer's tensor.
+    readonly Dictionary<string, string> _constants = new(StringComparer.Ordinal);
 
     OnnxGraph(string name, ModelProto model) : base(name)
     {
@@ -38,9 +40,8 @@ public sealed class OnnxGraph : nn.Module
         }
         foreach (var constant in _operators.SelectMany(op => op.DataInputs).Where(initializers.ContainsKey).Distinct())
         {
-            var value = OnnxTensors.ToTensor(initializers[constant]);
-            _constants[constant] = value;
-            register_buffer("constant_" + Sanitize(constant), value);
+            _constants[constant] = "constant_" + Sanitize(constant);
+            register_buffer(_constants[constant], OnnxTensors.ToTensor(initializers[constant]));
         }
         CheckOrder(initializers.Keys);
     }
@@ -78,11 +79,16 @@ public sealed class OnnxGraph : nn.Module
         }
         var graph = FromModel(model, Path.GetFileNameWithoutExtension(path));
         graph.ChecksInputSize = checkInputSize;
+        graph.SourcePath = Path.GetFullPath(path);
         return graph;
     }
 
     /// <summary>Whether a model built on this graph must take the graph's declared input size.</summary>
     public bool ChecksInputSize { get; private set; } = true;
+
+    /// <summary>The file the graph was loaded from (what a PyTorch job carries to rebuild it), or null for a graph
+    /// built in memory.</summary>
+    public string? SourcePath { get; private set; }
 
     /// <summary>Builds the module from an ONNX model in memory.</summary>
     public static OnnxGraph FromModel(ModelProto model, string name = "onnx") => new(name, model);
@@ -105,7 +111,7 @@ public sealed class OnnxGraph : nn.Module
             var inputs = new Tensor[op.DataInputs.Count];
             for (var j = 0; j < inputs.Length; j++)
                 inputs[j] = values.TryGetValue(op.DataInputs[j], out var v) ? v
-                    : _constants.TryGetValue(op.DataInputs[j], out var c) ? c
+                    : _constants.TryGetValue(op.DataInputs[j], out var c) ? get_buffer(c)!
                     : throw new InvalidOperationException($"ONNX node '{op.GetName()}' needs '{op.DataInputs[j]}', which is not computed before it.");
             values[op.Output] = op.Run(inputs);
         }

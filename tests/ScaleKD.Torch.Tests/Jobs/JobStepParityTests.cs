@@ -26,9 +26,11 @@ public sealed class JobStepParityTests
     [TorchJobTheory]
     [InlineData("resnet_pico", 64)] // LAMB (the official ResNet recipe); BatchNorm in the student and the projector stems
     [InlineData("mixer_pico_patch4_32", 32)] // AdamW (the ViT recipe Mixer gets); weight-decay groups by name
-    public void TheJobsFirstStepEqualsTheTrainersInFloat64(string studentName, int imageSize)
+    // The default teacher, which the job rebuilds from its ONNX file, at its own 64 px: the student's images resized.
+    [InlineData("mixer_pico_patch4_32", 32, MlNetResNet18.Name)]
+    public void TheJobsFirstStepEqualsTheTrainersInFloat64(string studentName, int imageSize, string teacherName = "vit_pico_patch4_32")
     {
-        using var job = new TinyJob(studentName, imageSize, batch: 8, images: 64);
+        using var job = new TinyJob(studentName, imageSize, batch: 8, images: 64, teacher: teacherName);
         var dump = job.File("first-step.safetensors");
         TorchJob.Run(job.Folder, 1, "--float64", "--max-steps", "1", "--dump-first-step", dump, "--output", job.File("run"));
         using var python = SafetensorsWeights.Read(dump);

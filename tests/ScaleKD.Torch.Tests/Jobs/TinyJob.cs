@@ -9,21 +9,23 @@ using ScaleKD.Torch.Training.Data;
 
 namespace ScaleKD.Torch.Tests.Jobs;
 
-/// <summary>A job on the first Fashion-MNIST training images, with a randomly initialised ViT teacher saved the way
-/// this library saves teachers (so that exporting it needs no teacher training), augmentation off.</summary>
+/// <summary>A job on the first Fashion-MNIST training images, with a teacher (a ViT-pico unless named) whose head, or
+/// whole self, is randomly initialised, saved the way this library saves teachers (so that exporting it needs no
+/// teacher training or probe), augmentation off.</summary>
 sealed class TinyJob : IDisposable
 {
-    public TinyJob(string student, int imageSize, int batch, int images, ProjectorStem? stem = null, int epochs = 1)
+    public TinyJob(string student, int imageSize, int batch, int images, ProjectorStem? stem = null, int epochs = 1,
+        string teacher = "vit_pico_patch4_32")
     {
         TorchBackend.Initialize();
         var classes = FashionMnist.ClassNames;
-        var teacherPath = Path.Combine(Folder, "saved-teacher", "vit.safetensors");
-        var options = new ModelOptions(classes.Count, imageSize);
-        using (var teacher = ModelRegistry.Create("vit_pico_patch4_32", options, seed: 7))
-            TeacherFiles.Save(teacher, new TeacherDescription("vit_pico_patch4_32", options, classes, null), teacherPath);
+        var teacherSpec = new TeacherSpec { Model = teacher, WeightsPath = Path.Combine(Folder, "saved-teacher", "teacher.safetensors") };
+        var options = new ModelOptions(classes.Count, teacherSpec.ImageSizeFor(imageSize));
+        using (var model = ModelRegistry.Create(teacher, options, seed: 7))
+            TeacherFiles.Save(model, new TeacherDescription(teacher, options, classes, null), teacherSpec.WeightsPath);
         Spec = new DistillationSpec
         {
-            Teacher = new TeacherSpec { Model = "vit_pico_patch4_32", WeightsPath = teacherPath },
+            Teacher = teacherSpec,
             Student = student,
             Method = DistillationMethod.ScaleKD,
             ImageSize = imageSize,

@@ -102,33 +102,14 @@ public sealed class OnnxImportTests : TensorScopeTest, IDisposable
     [InlineData(13)]
     public void SmallGraphsOfEverySupportedOperatorMatchOnnxRuntime(int opset)
     {
-        var g = new TestGraph(opset, channels: 3, size: 17, seed: opset);
-        // Conv with bias and asymmetric pads, BN, ReLU; a grouped, dilated conv; a residual Add.
-        var c1 = g.Node("Conv", ["image", g.Weight(8, 3, 3, 3), g.Weight(8)], Ints("kernel_shape", 3, 3), Ints("strides", 2, 2), Ints("pads", 1, 1, 0, 0));
-        var b1 = g.Node("BatchNormalization", [c1, g.Weight(8), g.Weight(8), g.Weight(8), g.Constant(rand(8) + 0.5)], Float("epsilon", 1e-3f));
-        var r1 = g.Node("Relu", [b1]);
-        var c2 = g.Node("Conv", [r1, g.Weight(8, 2, 3, 3)], Ints("kernel_shape", 3, 3), Ints("pads", 2, 2, 2, 2), Ints("dilations", 2, 2), Int("group", 4));
-        var a1 = g.Node("Add", [c2, r1]);
-        // Max pool with asymmetric pads, average pools with and without the pads counted, an Add of a constant.
-        var p1 = g.Node("MaxPool", [a1], Ints("kernel_shape", 3, 3), Ints("strides", 2, 2), Ints("pads", 1, 1, 0, 0));
-        var p2 = g.Node("AveragePool", [p1], Ints("kernel_shape", 3, 3), Ints("pads", 1, 1, 1, 1), Int("count_include_pad", 1));
-        var p3 = g.Node("AveragePool", [p2], Ints("kernel_shape", 2, 2), Ints("pads", 1, 1, 1, 1));
-        var k1 = g.Node("Add", [p3, g.Weight(1, 8, 1, 1)]);
-        // Global pooling, Flatten, Gemm with transposed weights and scaled terms, Dropout and Identity pass through.
-        var gp = g.Node("GlobalAveragePool", [k1]);
-        var f1 = g.Node("Flatten", [gp], Int("axis", 1));
-        var d1 = g.Node("Dropout", [f1]);
-        var fc = g.Node("Gemm", [d1, g.Weight(5, 8), g.Weight(5)], Int("transB", 1), Float("alpha", 0.5f), Float("beta", 2f));
-        var out1 = g.Node("Identity", [fc]);
-        g.Output(out1);
-
+        var (g, values) = TestGraph.EveryOperator(opset);
         var graph = OnnxGraph.Load(g.Save(_folder));
         graph.eval();
         var images = randn(3, 3, 17, 17, generator: new Generator(4));
-        var expected = OnnxRuntimeReference.Run(g.Model, images, c1, a1, p1, p2, p3);
+        var expected = OnnxRuntimeReference.Run(g.Model, images, values);
         using var noGrad = no_grad();
-        var actual = graph.Run(images, [c1, a1, p1, p2, p3]);
-        foreach (var value in new[] { c1, a1, p1, p2, p3, out1 })
+        var actual = graph.Run(images, values);
+        foreach (var value in values.Concat(graph.OutputNames))
             ParityAssert.Relative(expected[value], actual[value], $"opset {opset} {value} ({graph.Operators.FirstOrDefault(o => o.Output == value)?.OpType})");
     }
 
