@@ -1,3 +1,4 @@
+using ScaleKD.Torch.Training.Data;
 using SkiaSharp;
 
 namespace ScaleKD.WebApi;
@@ -95,6 +96,10 @@ public static class ImageUpload
         if ((long)width * height > maxPixels)
             throw new UploadException(StatusCodes.Status400BadRequest, "Image too large",
                 $"The image is {width}×{height} pixels; at most {maxPixels} pixels are accepted.");
+        // Skia decodes a PNG whose compressed pixels are damaged or cut short into a partly black image without an
+        // error; inflating them first (cheap beside decoding) turns that into a 400 instead of a wrong answer.
+        if (codec.EncodedFormat == SKEncodedImageFormat.Png && PngPixelData.Problem(new MemoryStream(bytes, writable: false)) is { } problem)
+            throw NotAnImage($"The uploaded image is {problem}.");
     }
 
     /// <summary>The header was fine but the pixels were not.</summary>

@@ -8,6 +8,7 @@ using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Native;
 using ScaleKD.Torch.Onnx.Export;
 using ScaleKD.Torch.Teachers;
+using ScaleKD.Torch.Training.Data;
 using Spectre.Console;
 
 namespace ScaleKD.Cli;
@@ -79,21 +80,28 @@ public static class Commands
         var classNames = scoring.ClassNames;
         using var bytesEngine = scoring.TakesPaths ? null : ml.Model.CreatePredictionEngine<ImageBytesRow, ImagePrediction>(scoring.Model);
         using var pathEngine = scoring.TakesPaths ? ml.Model.CreatePredictionEngine<ImagePathRow, ImagePrediction>(scoring.Model) : null;
-        foreach (var image in images)
+        if (images.FirstOrDefault(Directory.Exists) is { } folder)
+            throw new CliException($"'{folder}' is a folder, not an image file.", $"pass its files ({Path.Combine(folder, "*.png")}), or score a labelled folder with: scalekd evaluate --model {modelPath} --data {folder}");
+        // Every file is checked first (a damaged PNG decodes to a partly black image without an error); a bad one is
+        // reported and skipped, so one bad file in a batch does not cost the others their predictions.
+        var problems = ImageFileCheck.Check(images).ToDictionary(p => p.Index, p => p.Reason);
+        var failed = 0;
+        for (var i = 0; i < images.Count; i++)
         {
-            if (Directory.Exists(image))
-                throw new CliException($"'{image}' is a folder, not an image file.", $"pass its files ({Path.Combine(image, "*.png")}), or score a labelled folder with: scalekd evaluate --model {modelPath} --data {image}");
-            if (!File.Exists(image))
-                throw new CliException($"Image '{image}' does not exist.", "pass image file paths after the options");
+            var image = images[i];
             ImagePrediction prediction;
             try
             {
+                if (problems.TryGetValue(i, out var problem))
+                    throw new InvalidDataException(problem);
                 prediction = pathEngine?.Predict(new ImagePathRow { ImagePath = Path.GetFullPath(image) })
                     ?? bytesEngine!.Predict(new ImageBytesRow { Image = File.ReadAllBytes(image) });
             }
             catch (Exception e) when (e is InvalidDataException or InvalidOperationException or ArgumentException)
             {
-                throw new CliException($"'{image}' is not a readable image ({e.Message}).", "use PNG, JPEG, BMP, GIF or WebP files");
+                Console.Error.WriteLine($"error: {image}: {e.Message}");
+                failed++;
+                continue;
             }
             if (json)
             {
@@ -103,7 +111,11 @@ public static class Commands
             var best = prediction.Score.Select((p, i) => (Probability: p, Name: classNames[i])).OrderByDescending(x => x.Probability).Take(top);
             Console.WriteLine($"{image}: {string.Join(", ", best.Select(b => string.Create(CultureInfo.InvariantCulture, $"{b.Name} {b.Probability:P1}")))}");
         }
-        return 0;
+        if (failed == 0)
+            return 0;
+        Console.Error.WriteLine($"hint: {failed} of {images.Count} file{(images.Count == 1 ? "" : "s")} could not be classified (named above); " +
+                                "use whole PNG, JPEG, BMP, GIF or WebP files");
+        return 1;
     }
 
     /// <summary><c>export</c>: the student of a ScaleKD zip as <c>student.onnx</c> and as a stock ML.NET

@@ -68,6 +68,28 @@ public sealed partial class CommandTests(TinyImageFolder folder, ITestOutputHelp
     }
 
     [Fact]
+    public void PredictNamesEachBadFileAndStillClassifiesTheOthers()
+    {
+        var good = Directory.EnumerateFiles(Path.Combine(folder.Images, "Bag")).First();
+        var bytes = File.ReadAllBytes(good);
+        var damaged = Path.Combine(folder.Root, "damaged-pixels.png");
+        // Intact chunks, garbage where the compressed pixels were: it would decode to a partly black image.
+        var pixels = bytes.AsSpan().IndexOf("IDAT"u8) + 4;
+        bytes.AsSpan(pixels + 2, 12).Fill(0x5A);
+        File.WriteAllBytes(damaged, bytes);
+        var missing = Path.Combine(folder.Root, "not-there.png");
+
+        var result = folder.Scalekd("predict", "--model", folder.Model, damaged, good, missing);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Matches($@"^{System.Text.RegularExpressions.Regex.Escape(good)}: (Trouser|Sneaker|Bag) \d+\.\d %", result.StandardOutput.Trim());
+        var errors = result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, errors.Length);
+        Assert.StartsWith($"error: {damaged}: a PNG whose pixel data ", errors[0]);
+        Assert.Equal($"error: {missing}: no such file", errors[1]);
+        Assert.Equal("hint: 2 of 3 files could not be classified (named above); use whole PNG, JPEG, BMP, GIF or WebP files", errors[2]);
+    }
+
+    [Fact]
     public void AFolderSplitsIntoTrainValidationAndTestByClassAndTheyNeverOverlap()
     {
         var ml = new MLContext(seed: 3);

@@ -117,7 +117,10 @@ public sealed class WebApiTests : IDisposable
         var pixelData = corrupt.AsSpan().IndexOf("IDAT"u8) + 4;
         corrupt.AsSpan(pixelData, 16).Fill(0x5A);
         using (var badPixels = await _client.PostAsync("/predict", Form(corrupt)))
-            await AssertProblemAsync(badPixels, HttpStatusCode.BadRequest, "could not be decoded");
+            await AssertProblemAsync(badPixels, HttpStatusCode.BadRequest, "a PNG whose pixel data is damaged");
+        // Cut short inside its pixel data: Skia would decode the rows it has and leave the rest black.
+        using (var cutShort = await _client.PostAsync("/predict", Form(png[..(pixelData + 8)])))
+            await AssertProblemAsync(cutShort, HttpStatusCode.BadRequest, "truncated PNG");
         using (var wrongField = await _client.PostAsync("/predict", Form(png, field: "picture")))
             await AssertProblemAsync(wrongField, HttpStatusCode.BadRequest, "'image'");
         using (var text = await _client.PostAsync("/predict", new StringContent("hello")))

@@ -73,9 +73,10 @@ public static class PngPixelData
                 }
             }
         }
-        catch (InvalidDataException e)
+        catch (InvalidDataException)
         {
-            return $"a PNG whose pixel data is damaged (it does not inflate: {e.Message})";
+            // .NET's own words here are about zip archives ("compressed using an unsupported compression method").
+            return "a PNG whose pixel data is damaged (its compressed data does not inflate)";
         }
         return null;
     }
