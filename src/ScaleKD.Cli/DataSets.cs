@@ -19,8 +19,9 @@ namespace ScaleKD.Cli;
 /// <param name="Description">What was loaded, for reports.</param>
 /// <param name="Fingerprint">A hash of the data's files (paths, sizes, modification times): part of the teacher cache's
 /// key, so that data replaced in place trains a new teacher.</param>
+/// <param name="TrainCount">The rows of <paramref name="Train"/> (ML.NET's views of them do not know their count).</param>
 public sealed record ImageDataSet(IDataView Train, IDataView Validation, IDataView Test, IDataView TeacherTrain, IReadOnlyList<string> ClassNames, string Description,
-    string Fingerprint);
+    string Fingerprint, long TrainCount);
 
 /// <summary>Opens <c>--data</c>: a Fashion-MNIST IDX folder (the default), an image folder with one sub-folder per class,
 /// or a TSV of "label TAB image path" lines. The subsets (held-out split, limited training set) are always drawn with
@@ -53,7 +54,7 @@ public static class DataSets
         var classes = ClassNames(rows);
         return new ImageDataSet(FromFiles(ml, limited), FromFiles(ml, validation), FromFiles(ml, test), FromFiles(ml, teacherTrain), classes,
             $"{data}: {limited.Count} training, {validation.Count} validation and {test.Count} test images, {classes.Count} classes",
-            FileFingerprint.Of(rows.Select(r => r.Path)));
+            FileFingerprint.Of(rows.Select(r => r.Path)), limited.Count);
     }
 
     /// <summary>The same subsets as <see cref="Open"/>, as a job export takes them: the student's training images (IDX
@@ -201,7 +202,7 @@ public static class DataSets
         return new ImageDataSet(FromIdx(ml, train), FromIdx(ml, validation), FromIdx(ml, test), FromIdx(ml, teacherTrain), FashionMnist.ClassNames,
             $"Fashion-MNIST ({folder}): {train.Count} training images for the student{(trainLimit is null ? "" : $" (of {train.FileCount - validation.Count})")}, " +
             $"{teacherTrain.Count} for the teacher, {validation.Count} validation images held out of the training split, all {test.Count} test images for the final accuracy",
-            FileFingerprint.Of(Directory.EnumerateFiles(folder, "*-ubyte*").Order(StringComparer.Ordinal)));
+            FileFingerprint.Of(Directory.EnumerateFiles(folder, "*-ubyte*").Order(StringComparer.Ordinal)), train.Count);
     }
 
     static (IdxImageSource Train, IdxImageSource Validation, IdxImageSource Test, IdxImageSource TeacherTrain) IdxSubsets(string folder, int? trainLimit,

@@ -71,6 +71,9 @@ public sealed class Preflight
 
         var data = DataSets.Open(ml, settings.Data, limitsValid ? settings.TrainLimit : null, limitsValid ? settings.ValidationLimit : null,
             limitsValid ? settings.TeacherTrainLimit : null, files => WarnAboutTinyClasses(check.ImageFiles(files, skipBadImages, say), say));
+        // A last partial batch is dropped, so fewer images than one batch would train nothing.
+        if (spec.BatchSize >= 1 && data.TrainCount < spec.BatchSize)
+            check.Add($"--batch {spec.BatchSize} is more than the {data.TrainCount} training images: no whole batch. Use --batch {data.TrainCount} or less, or more images.");
         check.ThrowIfAny();
         return data;
     }

@@ -61,7 +61,7 @@ public sealed class ReliabilityTests(ReliabilityTests.Data data) : IClassFixture
         var output = Path.Combine(data.Root, "never-created");
         var cacheUnderAFile = Path.Combine(data.Root, "notes.png", "cache");
         var result = Data.Scalekd(cacheUnderAFile, "distill", "--data", data.Tsv, "--preset", "none", "--teacher", "vit_pico_patch4_32",
-            "--student", "resnet_pico", "--image-size", "32", "--validation-limit", "0", "--train-limit", "-3", "--epochs", "1", "--teacher-finetune-epochs", "2", "--output", output);
+            "--student", "resnet_pico", "--image-size", "32", "--validation-limit", "0", "--train-limit", "-3", "--epochs", "1", "--batch", "8", "--teacher-finetune-epochs", "2", "--output", output);
 
         Assert.Equal(1, result.ExitCode);
         var error = result.StandardError;
@@ -83,11 +83,22 @@ public sealed class ReliabilityTests(ReliabilityTests.Data data) : IClassFixture
     [Fact]
     public void CompareRejectsZeroSeedsByTheOptionsName()
     {
-        var result = data.Scalekd("compare", "--data", data.Images, "--seeds", "0", "--students", "resnet_pico", "--methods", "None",
+        var result = data.Scalekd("compare", "--data", data.Images, "--seeds", "0", "--students", "resnet_pico", "--methods", "None", "--batch", "8",
             "--output", Path.Combine(data.Root, "compare-never"));
         Assert.Equal(1, result.ExitCode);
         Assert.Equal(["error: --seeds 0 must be at least 1.", "hint: fix the options and settings named above"],
             result.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public void ABatchLargerThanTheTrainingSetIsAnOptionErrorBeforeTraining()
+    {
+        var output = Path.Combine(data.Root, "batch-never");
+        var result = data.Scalekd("distill", "--data", data.Images, "--preset", "none", "--method", "None", "--student", "resnet_pico", "--image-size", "16",
+            "--epochs", "1", "--batch", "500", "--output", output);
+        Assert.Equal(1, result.ExitCode);
+        Assert.Matches(@"^error: --batch 500 is more than the \d+ training images: no whole batch\. Use --batch \d+ or less, or more images\.", result.StandardError);
+        Assert.False(Directory.Exists(output));
     }
 
     [Fact]
@@ -98,7 +109,7 @@ public sealed class ReliabilityTests(ReliabilityTests.Data data) : IClassFixture
         Assert.Equal(1, unknown.ExitCode);
         Assert.Equal(["error: --ablation has no column 'tps'.", "hint: name some of: alone logit cap frequency tpp (or none, for all five)"],
             unknown.StandardError.Split('\n', StringSplitOptions.RemoveEmptyEntries));
-        var negative = data.Scalekd("compare", "--data", data.Images, "--students", "resnet_pico", "--methods", "None", "--first-seed", "-1",
+        var negative = data.Scalekd("compare", "--data", data.Images, "--students", "resnet_pico", "--methods", "None", "--first-seed", "-1", "--batch", "8",
             "--output", Path.Combine(data.Root, "compare-never"));
         Assert.Equal(1, negative.ExitCode);
         Assert.StartsWith("error: --first-seed -1 cannot be negative", negative.StandardError);
