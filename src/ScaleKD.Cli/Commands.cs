@@ -171,7 +171,9 @@ public static class Commands
         var onlyHead = mismatch.Missing.Concat(mismatch.Unexpected).Concat(mismatch.MisShaped.Select(m => m.Key)).All(classifier.Contains);
         Console.WriteLine(onlyHead
             ? $"Only the classifier differs: distill will load the backbone and fit a new head on your classes (linear probe)."
-            : $"The backbone does not fit {modelName}: check the architecture name (and image size for position embeddings).");
+            : mismatch.WrapperPrefix is { } prefix
+                ? $"Save the weights without the '{prefix}' prefix (above), then check again."
+                : $"The backbone does not fit {modelName}: check the architecture name (and image size for position embeddings).");
         return onlyHead ? 0 : 1;
     }
 

@@ -17,17 +17,23 @@ public sealed record StateDictMismatch(IReadOnlyList<string> Missing, IReadOnlyL
     public string Describe()
     {
         var parts = new List<string>();
-        if (Missing.Count > 0)
-            parts.Add($"missing keys: {string.Join(", ", Missing)}");
-        if (Unexpected.Count > 0)
-            parts.Add($"unexpected keys: {string.Join(", ", Unexpected)}");
+        var prefix = WrapperPrefix;
+        // With a wrapper's prefix every key shows up twice (missing, and unexpected with the prefix); only the keys that
+        // still differ once it is removed say anything.
+        var missing = prefix is null ? Missing : Missing.Except(Unexpected.Select(k => k[prefix.Length..])).ToList();
+        var unexpected = prefix is null ? Unexpected : Unexpected.Where(k => !Missing.Contains(k[prefix.Length..])).ToList();
+        if (prefix is not null)
+            parts.Add($"every key of the file starts with '{prefix}' (saved from a training wrapper such as DataParallel): " +
+                      $"save the state dict without that prefix, e.g. {{k.removeprefix('{prefix}'): v for k, v in state.items()}}" +
+                      (missing.Count + unexpected.Count == 0 ? "; without it, every key matches by name" : "; without it, these keys still differ:"));
+        if (missing.Count > 0)
+            parts.Add($"missing keys: {string.Join(", ", missing)}");
+        if (unexpected.Count > 0)
+            parts.Add($"unexpected keys: {string.Join(", ", unexpected)}");
         if (MisShaped.Count > 0)
             parts.Add($"mis-shaped keys: {string.Join("; ", MisShaped)}");
         if (MisShaped.Any(m => m.Key.Contains("pos_embed", StringComparison.Ordinal) || m.Key.Contains("relative_position", StringComparison.Ordinal)))
             parts.Add("position embeddings are sized for one image size: use the image size the checkpoint was trained at (often 224)");
-        if (WrapperPrefix is { } prefix)
-            parts.Add($"every key of the file starts with '{prefix}' (saved from a training wrapper such as DataParallel): " +
-                      $"save the state dict without that prefix, e.g. {{k.removeprefix('{prefix}'): v for k, v in state.items()}}");
         return parts.Count == 0 ? "state dicts match" : string.Join(Environment.NewLine, parts);
     }
 
