@@ -66,6 +66,23 @@ public sealed class JobCommandTests : IDisposable
         Assert.DoesNotContain("   at ", result.StandardError);
     }
 
+    [Fact]
+    public void ExportJobThatCannotPrepareItsTeacherLeavesNoJobFolder()
+    {
+        var images = Path.Combine(_root, "images");
+        foreach (var label in new[] { "a", "b" })
+        {
+            Directory.CreateDirectory(Path.Combine(images, label));
+            for (var i = 0; i < 4; i++)
+                File.WriteAllBytes(Path.Combine(images, label, $"{i}.png"), DataSets.EncodeGrayPng(Enumerable.Repeat((byte)(60 * i), 28 * 28).ToArray(), 28, 28));
+        }
+        var job = Path.Combine(_root, "never");
+        var result = Scalekd("export-job", "--data", images, "--student", "mixer_pico_patch4_32", "--batch", "4", "--output", job);
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith("error: Preparing this teacher needs training images that the job export can read", result.StandardError);
+        Assert.False(Directory.Exists(job), "a refused export must leave no job folder");
+    }
+
     static byte[] FirstTestImage(int label)
     {
         TorchBackend.Initialize();

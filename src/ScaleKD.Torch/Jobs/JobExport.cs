@@ -46,9 +46,10 @@ public static class JobExport
         CheckSupported(spec);
         if (data.Count < spec.BatchSize)
             throw new ArgumentException($"The training data has {data.Count} images, fewer than one batch of {spec.BatchSize}; lower the batch size.", nameof(data));
-        Directory.CreateDirectory(folder);
         var cpu = spec with { Backend = spec.Backend with { UseCuda = false } };
         using var teacher = spec.Method == DistillationMethod.None ? null : PrepareTeacher(cpu, classNames, teacherData, log);
+        // Only now: a teacher that cannot be prepared leaves no empty job folder behind.
+        Directory.CreateDirectory(folder);
         var options = new ModelOptions(classNames.Count, spec.ImageSize);
         using var student = ModelRegistry.Create(spec.Student, options, spec.Seed);
         using var objective = DistillationObjective.Create(spec.Method, student, teacher?.Model, spec.Objective);
