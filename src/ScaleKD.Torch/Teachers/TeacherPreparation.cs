@@ -155,7 +155,8 @@ public sealed class TeacherPreparation(DistillationSpec spec, IProgress<string>?
             $"fine-tuning the whole teacher for {t.FineTuneEpochs} epochs on {data.Train.Count} labelled images at {size} px (head lr {t.FineTuneLearningRate:G3}, backbone ×{t.FineTuneBackboneScale:G3})."));
         var result = new DistillationTrainer(run, checkAlive).Fit(teacher, null, data.Train, data.Validation, trainingProgress, cancellationToken);
         var accuracy = result.History.LastOrDefault(h => h.Epoch == (result.BestEpoch ?? h.Epoch))?.ValidationTop1;
-        log?.Report("teacher fine-tuned" + (accuracy is { } a ? $": validation top-1 {a:P1}" : "") +
+        log?.Report((result.StopReason == StopReason.Cancelled ? "teacher's fine-tuning stopped before its last epoch (so it is not cached)" : "teacher fine-tuned") +
+                    (accuracy is { } a ? $": validation top-1 {a:P1}" : "") +
                     (probeTop1 is { } p ? $" (linear probe alone: {p:P1})." : "."));
         if (cachePath is not null && result.StopReason != StopReason.Cancelled)
             TeacherFiles.Save(teacher, new TeacherDescription(t.Model, teacher.Options, data.Train.ClassNames, accuracy), cachePath);
@@ -169,7 +170,8 @@ public sealed class TeacherPreparation(DistillationSpec spec, IProgress<string>?
         var teacher = ModelRegistry.Create(spec.Teacher.Model, options, Seed + 1);
         var result = new DistillationTrainer(run, checkAlive).Fit(teacher, null, data.Train, data.Validation, trainingProgress, cancellationToken);
         var accuracy = result.History.LastOrDefault(h => h.Epoch == (result.BestEpoch ?? h.Epoch))?.ValidationTop1;
-        log?.Report("teacher trained" + (accuracy is { } a ? $", validation top-1 {a:P1}." : "."));
+        log?.Report((result.StopReason == StopReason.Cancelled ? "teacher's training stopped before its last epoch (so it is not cached)" : "teacher trained") +
+                    (accuracy is { } a ? $", validation top-1 {a:P1}." : "."));
         var description = new TeacherDescription(spec.Teacher.Model, options, data.Train.ClassNames, accuracy);
         if (spec.Teacher.SavePath is { } savePath)
             TeacherFiles.Save(teacher, description, savePath);
