@@ -32,8 +32,15 @@ public static class Commands
         modelPath ??= teacher!.Path;
         var classNames = scoring.ClassNames;
         var unknown = dataSet.ClassNames.Except(classNames).ToList();
+        if (unknown.Count == dataSet.ClassNames.Count)
+            throw new CliException($"None of the data's classes ({string.Join(", ", dataSet.ClassNames)}) is one the model predicts ({string.Join(", ", classNames)}).",
+                "evaluate a model on labelled images of the classes it was trained on");
         if (unknown.Count > 0)
-            Console.Error.WriteLine($"warning: classes the model does not know are counted as misses: {string.Join(", ", unknown)}");
+        {
+            // ML.NET's evaluator skips rows whose label is not one of the model's keys, so they are left out, not missed.
+            var leftOut = dataSet.Rows.GetColumn<string>(nameof(ImageBytesRow.Label)).Count(unknown.Contains);
+            Console.Error.WriteLine($"warning: {leftOut} images of classes the model does not predict are left out of the scores: {string.Join(", ", unknown)}");
+        }
         using var files = scoring.TakesPaths ? new ImageFiles() : null;
         var rows = files?.Write(ml, dataSet.Rows) ?? dataSet.Rows;
         var scored = scoring.Model.Transform(DataSets.LabelToKey(ml, classNames).Fit(rows).Transform(rows));

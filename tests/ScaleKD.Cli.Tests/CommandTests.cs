@@ -90,6 +90,32 @@ public sealed partial class CommandTests(TinyImageFolder folder, ITestOutputHelp
     }
 
     [Fact]
+    public void EvaluateSaysWhichClassesItLeavesOutAndRefusesDataOfNoneOfTheModelsClasses()
+    {
+        var png = File.ReadAllBytes(Directory.EnumerateFiles(Path.Combine(folder.Images, "Bag")).First());
+        string Folder(string name, params string[] classes)
+        {
+            var root = Path.Combine(folder.Root, name);
+            foreach (var label in classes)
+            {
+                Directory.CreateDirectory(Path.Combine(root, label));
+                for (var i = 0; i < 2; i++)
+                    File.WriteAllBytes(Path.Combine(root, label, $"{i}.png"), png);
+            }
+            return root;
+        }
+
+        var partly = folder.Scalekd("evaluate", "--model", folder.Model, "--data", Folder("partly-known", "Bag", "Zebra"));
+        Assert.True(partly.ExitCode == 0, partly.StandardError);
+        Assert.Equal("warning: 2 images of classes the model does not predict are left out of the scores: Zebra", partly.StandardError.Trim());
+        Assert.Contains("(2 images)", partly.StandardOutput);
+
+        var unknown = folder.Scalekd("evaluate", "--model", folder.Model, "--data", Folder("unknown", "Yak", "Zebra"));
+        Assert.Equal(1, unknown.ExitCode);
+        Assert.StartsWith("error: None of the data's classes (Yak, Zebra) is one the model predicts (", unknown.StandardError);
+    }
+
+    [Fact]
     public void AFolderSplitsIntoTrainValidationAndTestByClassAndTheyNeverOverlap()
     {
         var ml = new MLContext(seed: 3);
