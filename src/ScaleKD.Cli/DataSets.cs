@@ -96,7 +96,8 @@ public static class DataSets
             $"{data}: {chosen.Count} images{(heldOutOnly ? " (the test fifth distill holds out)" : "")}, {classes.Count} classes");
     }
 
-    static bool IsIdx(string data) => Directory.Exists(data) && Directory.EnumerateFiles(data, "train-images-idx3-ubyte*").Any();
+    /// <summary>Whether <paramref name="data"/> is a Fashion-MNIST-style IDX folder (not an image folder or TSV).</summary>
+    public static bool IsIdx(string data) => Directory.Exists(data) && Directory.EnumerateFiles(data, "train-images-idx3-ubyte*").Any();
 
     /// <summary>The image files of a folder or TSV, screened, with at least two classes.</summary>
     static IReadOnlyList<ImageFile> ListFiles(string data, Func<IReadOnlyList<ImageFile>, IReadOnlyList<ImageFile>>? screen)

@@ -79,7 +79,9 @@ distill.SetAction(result => Run(result.GetValue(verbose), () =>
         throw CliException.AfterSaving($"Writing the report and plots failed: {CliException.Cause(e).Message}", runs[^1].ModelPath, e);
     }
     AnsiConsole.MarkupLine($"[green]Done[/] in {clock.Elapsed:hh\\:mm\\:ss}. Report: {Markup.Escape(Path.Combine(settings.Output, "report.md"))}");
-    AnsiConsole.MarkupLine(Markup.Escape($"Next: scalekd predict --model {runs[^1].ModelPath} IMAGE.png   |   scalekd evaluate --model {runs[^1].ModelPath} --data FOLDER"));
+    // On a folder or TSV, only the held-out fifth is fair to score; Fashion-MNIST's default for evaluate is its test split.
+    var heldOutData = settings.Data is { } source && !DataSets.IsIdx(source) ? $" --data {Quote(source)} --held-out" : "";
+    AnsiConsole.MarkupLine(Markup.Escape($"Next: scalekd predict --model {runs[^1].ModelPath} IMAGE.png   |   scalekd evaluate --model {runs[^1].ModelPath}{heldOutData}"));
     return 0;
 }));
 

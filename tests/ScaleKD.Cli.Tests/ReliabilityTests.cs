@@ -140,6 +140,8 @@ public sealed class ReliabilityTests(ReliabilityTests.Data data) : IClassFixture
         Assert.Contains($"{data.Tsv} line 5: {Path.Combine(data.Root, "truncated.png")}", result.StandardOutput);
         Assert.Contains("warning: class 'Solo' has a single image", result.StandardOutput);
         Assert.True(File.Exists(Path.Combine(output, "model.zip")));
+        // The next step it suggests scores the held-out fifth of the same data, not images it trained on.
+        Assert.True(result.StandardOutput.ReplaceLineEndings("").Contains($"scalekd evaluate --model {Path.Combine(output, "model.zip")} --data {data.Tsv} --held-out"), result.StandardOutput);
     }
 
     [Fact]
