@@ -57,7 +57,7 @@ distill.SetAction(result => Run(result.GetValue(verbose), () =>
     var spec = settings.Spec;
     var methodsRun = settings.Baseline && spec.Method != DistillationMethod.None ? [DistillationMethod.None, spec.Method] : new[] { spec.Method };
     var dataSet = Preflight.Distill(new MLContext(seed: 0), settings, [spec.Student], methodsRun, result.GetValue(skipBadImages), display.Line);
-    AnsiConsole.MarkupLine($"[bold]ScaleKD[/] {Markup.Escape($"{spec.Method}: {spec.Teacher.Model} → {spec.Student}, {spec.ImageSize} px, {spec.Epochs} epochs")}");
+    AnsiConsole.MarkupLine($"[bold]ScaleKD[/] {Markup.Escape($"{spec.Method}: {(spec.Method == DistillationMethod.None ? $"{spec.Student} alone" : $"{spec.Teacher.Model} → {spec.Student}")}, {spec.ImageSize} px, {spec.Epochs} epochs")}");
     var outcome = display.Run(() => new DistillRunner(settings, display, dataSet, stop.Token).Run());
     if (outcome.Stopped is { } stopped)
     {

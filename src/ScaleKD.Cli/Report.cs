@@ -43,9 +43,12 @@ public static class Report
         md.AppendLine("## Settings");
         md.AppendLine($"- data: {data.Description}");
         var teacherImages = settings.TeacherTrainLimit is { } limit ? $"a class-balanced {limit} of the training images" : "all training images";
-        md.AppendLine($"- teacher: `{spec.Teacher.Model}` at {spec.Teacher.ImageSizeFor(spec.ImageSize)} px" + (spec.Teacher.WeightsPath is { } w ? $" from `{w}`"
-            : Torch.Models.ModelRegistry.IsBuiltInPretrained(spec.Teacher.Model) ? $", pretrained on ImageNet, with a linear probe on {teacherImages} (cached)"
-            : $", trained from scratch for {spec.Teacher.Epochs} epochs on {teacherImages} (cached)"));
+        if (spec.Method == DistillationMethod.None)
+            md.AppendLine("- teacher: none (method None trains the student alone)");
+        else
+            md.AppendLine($"- teacher: `{spec.Teacher.Model}` at {spec.Teacher.ImageSizeFor(spec.ImageSize)} px" + (spec.Teacher.WeightsPath is { } w ? $" from `{w}`"
+                : Torch.Models.ModelRegistry.IsBuiltInPretrained(spec.Teacher.Model) ? $", pretrained on ImageNet, with a linear probe on {teacherImages} (cached)"
+                : $", trained from scratch for {spec.Teacher.Epochs} epochs on {teacherImages} (cached)"));
         md.AppendLine($"- student: `{spec.Student}`; method {spec.Method}; {spec.Epochs} epochs; batch {spec.BatchSize}; {spec.ImageSize} px; seed {spec.Seed}"
             + (spec.Optimizer is { } recipe ? $"; {recipe.Description}" : "; the official optimizer recipe")
             + $"; {settings.AugmentationName} augmentation");

@@ -192,6 +192,7 @@ public sealed class ReliabilityTests(ReliabilityTests.Data data) : IClassFixture
         Assert.True(resumed.ExitCode == 0, resumed.StandardError);
         Assert.Contains("Resuming the None student from", resumed.StandardOutput);
         var report = File.ReadAllText(Path.Combine(output, "report.md"));
+        Assert.Contains("- teacher: none (method None trains the student alone)", report);
         foreach (var epoch in new[] { 1, 2, 300 })
             Assert.Matches($@"\n\| {epoch} \| \d+\.\d{{4}} \|", report);
     }
