@@ -10,6 +10,11 @@ with the number of processes) and DDP averages the gradients, so N processes of 
 of batch B takes. Every epoch rank 0 writes checkpoints/last.pt (a restart resumes from it), and at the end
 student.safetensors (timm names; `scalekd import-student` turns it into an ML.NET zip) and metrics.json.
 
+Models: timm's own modules where timm imports (clusters have it; on PyTorch 2 its attention is fused), else the
+definitions of the scalekd package beside this script, which compute the same (tests/reference/timm_agreement.py);
+`--models timm` insists on timm, `--models package` takes the package's. A teacher imported from ONNX is rebuilt from
+its ONNX file either way. The log's first lines say where each model came from.
+
 Options: --epochs N stops after N epochs (the schedule stays the job's), --max-steps N after N steps (for tests and
 timing), --float64 computes in float64 (parity tests), --no-resume ignores a checkpoint.
 """
@@ -29,7 +34,7 @@ JOB_DIR = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, JOB_DIR)
 
 from scalekd import data, optim  # noqa: E402  (the package ships beside this script)
-from scalekd.job import Ema, Job, JobError  # noqa: E402
+from scalekd.job import MODEL_SOURCES, Ema, Job, JobError  # noqa: E402
 from scalekd.safetensors_io import save as save_safetensors  # noqa: E402
 
 
@@ -70,6 +75,8 @@ def main():
     parser.add_argument("--max-steps", type=int, help="stop after this many optimisation steps")
     parser.add_argument("--float64", action="store_true", help="train in float64 (parity tests)")
     parser.add_argument("--no-resume", action="store_true", help="start over even when a checkpoint exists")
+    parser.add_argument("--models", choices=MODEL_SOURCES, default="auto",
+                        help="where the models come from: timm when it imports (auto, the default), timm, or the package")
     parser.add_argument("--dump-first-step", metavar="FILE",
                         help="write the first step's batch, loss terms, clipped gradients and updated weights (safetensors; parity tests)")
     parser.add_argument("--output", default=JOB_DIR, help="where student.safetensors, metrics.json and checkpoints/ go")
@@ -77,8 +84,11 @@ def main():
 
     rank, world, device = init_process_group()
     torch.manual_seed(0)
-    job = Job(JOB_DIR, torch.float64 if args.float64 else torch.float32, device)
+    job = Job(JOB_DIR, torch.float64 if args.float64 else torch.float32, device, args.models)
     s = job.settings
+    if rank == 0:
+        for role, source in job.sources.items():
+            print(f"{role}: {source}", flush=True)
     if s["batch_size"] % world:
         raise JobError(f"job.json: the global batch {s['batch_size']} does not split over {world} processes")
     per_rank = s["batch_size"] // world
@@ -100,8 +110,15 @@ def main():
     os.makedirs(os.path.join(args.output, "checkpoints"), exist_ok=True)
     checkpoint = os.path.join(args.output, "checkpoints", "last.pt")
     epoch0, global_step, history = 0, 0, []
+    # The optimizer's state is kept by parameter position: a resumed run must order its parameters as the run that
+    # wrote the checkpoint (timm's modules and the package's do, but another timm version might not).
+    parameter_names = [n for n, _ in job.model.named_parameters()]
     if os.path.exists(checkpoint) and not args.no_resume:
         state = torch.load(checkpoint, map_location=device)
+        if state.get("parameter_names", parameter_names) != parameter_names:
+            raise JobError(f"{checkpoint} was written by a run whose models ordered their parameters differently "
+                           f"(now: {'; '.join(job.sources.values())}); resume with the --models that run used, "
+                           f"or start over with --no-resume")
         job.model.load_state_dict(state["model"])
         if isinstance(optimizer, optim.LambReference):
             optim.load_lamb_state(optimizer, state["optimizer"])
@@ -157,8 +174,9 @@ def main():
             if not stop:  # a checkpoint only at an epoch's end, where a resumed run starts
                 atomic_torch_save({"epoch": epoch + 1, "global_step": global_step, "history": history,
                                    "model": job.model.state_dict(), "optimizer": _optimizer_state(optimizer),
+                                   "parameter_names": parameter_names,
                                    "ema": ema.state if ema else None, "ema_updates": ema.updates if ema else 0}, checkpoint)
-            atomic_json({"job": os.path.basename(JOB_DIR), "processes": world, "device": str(device),
+            atomic_json({"job": os.path.basename(JOB_DIR), "processes": world, "device": str(device), "models": job.sources,
                          "global_batch": s["batch_size"], "epochs": history}, os.path.join(args.output, "metrics.json"))
         dist.barrier()
         if stop:

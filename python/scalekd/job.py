@@ -63,20 +63,37 @@ class Distilled(nn.Module):
         return self.objective(images, labels)
 
 
+MODEL_SOURCES = ("auto", "timm", "package")
+
+
+def model_source(requested):
+    """(the timm package or None, why): where the job's models come from. `auto` takes timm's modules when timm
+    imports, `timm` insists on them, `package` takes this package's definitions."""
+    if requested not in MODEL_SOURCES:
+        raise JobError(f"--models {requested}: expected one of {', '.join(MODEL_SOURCES)}")
+    if requested == "package":
+        return None, "asked for with --models package"
+    timm, why = models.timm_models.import_timm()
+    if timm is None and requested == "timm":
+        raise JobError(f"--models timm: timm cannot be imported here ({why}); install it, or run with --models auto")
+    return timm, f"timm {timm.__version__}" if timm is not None else f"timm cannot be imported ({why})"
+
+
 class Job:
-    def __init__(self, job_dir, dtype=torch.float32, device="cpu"):
+    def __init__(self, job_dir, dtype=torch.float32, device="cpu", models_from="package"):
         self.dir = job_dir
         self.settings = s = read_settings(job_dir)
         self.dtype, self.device = dtype, torch.device(device)
+        self.models_from = models_from
+        self.timm, self.timm_note = model_source(models_from)
+        self.sources = {}  # per model, where it came from: printed by train.py and kept in metrics.json
         classes = len(s["class_names"])
         size = s["image_size"]
-        self.student = models.create(s["student"]["model"], classes, size, s["in_channels"])
-        load_weights(self.student, os.path.join(job_dir, s["student"]["weights"]), f"student {s['student']['model']}")
+        self.student = self._load_model("student", s["student"], classes, size, s["in_channels"])
         self.teacher = None
         if s["teacher"] is not None:
             t = s["teacher"]
-            self.teacher = self._create_teacher(t, classes, s["in_channels"])
-            load_weights(self.teacher, os.path.join(job_dir, t["weights"]), f"teacher {t['model']}")
+            self.teacher = self._load_model("teacher", t, classes, t["image_size"], s["in_channels"])
             for p in self.teacher.parameters():
                 p.requires_grad_(False)
             self.teacher.eval()  # no dropout or stochastic depth: its targets do not change between calls
@@ -85,18 +102,43 @@ class Job:
         if self.teacher is not None:
             self.teacher.to(device=self.device, dtype=dtype)
 
-    def _create_teacher(self, t, classes, in_chans):
-        """The teacher's model: from its definition here, or, imported from ONNX, from the ONNX file the job carries."""
-        onnx = t.get("onnx")
+    def _load_model(self, role, entry, classes, size, in_chans):
+        """The student's or teacher's model with the job's weights: imported from ONNX, from the ONNX file the job
+        carries; otherwise timm's module where timm imports (unless --models package), else this package's
+        definition. Under --models auto a timm that cannot build the model or whose layout differs falls back to the
+        package's definition, and says so."""
+        name, weights, what = entry["model"], os.path.join(self.dir, entry["weights"]), f"{role} {entry['model']}"
+        onnx = entry.get("onnx")
         if onnx is not None:
             path = os.path.join(self.dir, onnx["file"])
             if not os.path.exists(path):
-                raise JobError(f"{path} (the graph of teacher {t['model']}, job.json teacher.onnx.file) is missing")
-            onnx = dict(onnx, file=path)
+                raise JobError(f"{path} (the graph of {what}, job.json {role}.onnx.file) is missing")
+            model = self._create(role, name, classes, size, in_chans, dict(onnx, file=path))
+            self.sources[role] = f"{name} from its ONNX file {onnx['file']}"
+        elif self.timm is not None:
+            try:
+                model = models.create(name, classes, size, in_chans, timm=self.timm)
+                load_weights(model, weights, what)
+                self.sources[role] = f"{name} from timm {self.timm.__version__}"
+                return model
+            except Exception as e:  # an older timm without the class or keyword, or another layout
+                if self.models_from == "timm":
+                    raise JobError(f"--models timm: timm {self.timm.__version__} cannot build the {what}: {e}") from e
+                model = self._create(role, name, classes, size, in_chans)
+                self.sources[role] = (f"{name} from this package's definition (timm {self.timm.__version__} "
+                                      f"could not build it: {str(e).splitlines()[0][:200]})")
+        else:
+            model = self._create(role, name, classes, size, in_chans)
+            self.sources[role] = f"{name} from this package's definition ({self.timm_note})"
+        load_weights(model, weights, what)
+        return model
+
+    @staticmethod
+    def _create(role, name, classes, size, in_chans, onnx=None):
         try:
-            return models.create(t["model"], classes, t["image_size"], in_chans, onnx)
+            return models.create(name, classes, size, in_chans, onnx)
         except (ValueError, OnnxError) as e:
-            raise JobError(f"job.json teacher: {e}") from e
+            raise JobError(f"job.json {role}: {e}") from e
 
     def _objective(self, s, size):
         o, method = s["objective"], s["method"]

@@ -19,8 +19,29 @@ public static class TorchJob
         ? "python3-torch is not installed (sudo apt-get install python3-torch; scripts/prerequisites.sh installs it)"
         : null;
 
+    /// <summary>timm's version where that interpreter imports timm (clusters; not Debian), else null.</summary>
+    public static string? TimmVersion => LazyTimmVersion.Value;
+
+    static readonly Lazy<string?> LazyTimmVersion = new(() =>
+    {
+        if (Python is null)
+            return null;
+        var start = new ProcessStartInfo(Python, ["-c", "import timm; print(timm.__version__)"]) { RedirectStandardOutput = true, RedirectStandardError = true };
+        var result = ChildProcess.Run(start, "import timm", TimeSpan.FromMinutes(2));
+        return result.ExitCode == 0 ? result.StandardOutput.Trim() : null;
+    });
+
     /// <summary>Runs <c>JOB/train.py</c> on <paramref name="processes"/> gloo processes; throws with the output on failure.</summary>
     public static ChildProcess.Result Run(string jobFolder, int processes, params string[] arguments)
+    {
+        var result = Start(jobFolder, processes, arguments);
+        if (result.ExitCode != 0)
+            throw new InvalidOperationException($"train.py on {processes} processes failed ({result.ExitCode}):\n{result.StandardError}\n{result.StandardOutput}");
+        return result;
+    }
+
+    /// <summary>Runs <c>JOB/train.py</c> on <paramref name="processes"/> gloo processes and returns how it ended.</summary>
+    public static ChildProcess.Result Start(string jobFolder, int processes, params string[] arguments)
     {
         var python = Python ?? throw new InvalidOperationException(SkipReason);
         var start = new ProcessStartInfo(python) { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -32,10 +53,7 @@ public static class TorchJob
         foreach (var a in arguments)
             start.ArgumentList.Add(a);
         start.Environment["OMP_NUM_THREADS"] = "1";
-        var result = ChildProcess.Run(start, $"train.py on {processes} processes", TimeSpan.FromMinutes(3));
-        if (result.ExitCode != 0)
-            throw new InvalidOperationException($"train.py on {processes} processes failed ({result.ExitCode}):\n{result.StandardError}\n{result.StandardOutput}");
-        return result;
+        return ChildProcess.Run(start, $"train.py on {processes} processes", TimeSpan.FromMinutes(3));
     }
 
     static int FreePort()
@@ -77,4 +95,13 @@ public sealed class TorchJobFactAttribute : FactAttribute
 public sealed class TorchJobTheoryAttribute : TheoryAttribute
 {
     public TorchJobTheoryAttribute() => Skip = TorchJob.SkipReason;
+}
+
+/// <summary>A fact that needs timm beside PyTorch: skipped, with the reason, where the interpreter cannot import it
+/// (Debian packages no timm, so CI skips it; it runs where timm is installed, or on PYTHONPATH).</summary>
+public sealed class TimmFactAttribute : FactAttribute
+{
+    public TimmFactAttribute() => Skip = TorchJob.SkipReason ?? (TorchJob.TimmVersion is null
+        ? "timm cannot be imported here (Debian 12 packages none); put a timm checkout on PYTHONPATH to run this"
+        : null);
 }

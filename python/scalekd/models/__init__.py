@@ -1,10 +1,11 @@
 """The models by the names ScaleKD.Torch's ModelRegistry gives them (timm's names for the full-size ones), built from
 this package's definitions, which carry timm's module and parameter names: weights move between the two sides, and
-timm, by name. Each entry is the configuration ScaleKD.Torch registers under that name.
+timm, by name. Each entry is the configuration ScaleKD.Torch registers under that name. Where timm is importable, the
+same names build timm's own modules instead (timm_models.py), which compute the same.
 
 A model ScaleKD.Torch imports from ONNX has no definition here: its graph travels as its ONNX file, rebuilt by
 onnx_cnn.py with the operators ScaleKD.Torch's importer runs (ONNX_NAMES)."""
-from . import onnx_cnn
+from . import onnx_cnn, timm_models
 from .cnn import BasicBlock, Bottleneck, ConvNeXt, MobileNetV1, ResNet
 from .tokens import Mixer, Swin, VisionTransformer
 
@@ -38,9 +39,10 @@ NAMES = sorted(_FACTORIES)
 ONNX_NAMES = ["resnet18_imagenet_mlnet"]
 
 
-def create(name, num_classes, image_size, in_chans=3, onnx=None):
+def create(name, num_classes, image_size, in_chans=3, onnx=None, timm=None):
     """The named model; its weights are whatever the caller loads (the job ships every model's weights). `onnx`: for
-    a model imported from ONNX, its graph and input convention as job.json's `onnx` gives them (`file` a path here)."""
+    a model imported from ONNX, its graph and input convention as job.json's `onnx` gives them (`file` a path here).
+    `timm`: the imported timm package, to build timm's module rather than this package's definition."""
     if onnx is not None:
         return onnx_cnn.load(onnx["file"], num_classes, image_size, in_chans, onnx["bgr"], onnx["pixel_scale"],
                              onnx["input_mean_shape"], onnx["input_std_shape"], name)
@@ -49,4 +51,6 @@ def create(name, num_classes, image_size, in_chans=3, onnx=None):
     if name not in _FACTORIES:
         raise ValueError(f"unknown model '{name}'; this package builds: {', '.join(NAMES)}, and from an ONNX file "
                          f"{', '.join(ONNX_NAMES)}")
+    if timm is not None:
+        return timm_models.create(timm, name, num_classes, image_size, in_chans)
     return _FACTORIES[name](num_classes, image_size, in_chans)

@@ -4,7 +4,9 @@ resnet.py, efficientnet.py (_gen_mobilenet_v1) and convnext.py, with timm's modu
 Debian's PyTorch has no timm, so these modules stand in for it. Each tiny configuration is one that timm itself can
 build (the constructor call is given beside it), so a fixture's weights also load into timm.
 
-Every model exposes forward_stages(images) -> ([4 stage maps], pre_logits, logits)."""
+Every model exposes forward_stages(images) -> ([4 stage maps], pre_logits, logits) (ResNet also forward_from_stage
+for TPP). These methods read only submodules that timm's models name and shape the same way: timm_models.py runs
+timm's own modules through them."""
 import math
 
 import torch
@@ -101,6 +103,13 @@ def make_divisible(v, divisor=8, round_limit=0.9):
     return new_v + divisor if new_v < round_limit * v else new_v
 
 
+class BatchNormAct2d(nn.BatchNorm2d):
+    """timm's BatchNormAct2d with ReLU6: the activation belongs to the norm layer, as in timm's MobileNetV1 stem."""
+
+    def forward(self, x):
+        return F.relu6(super().forward(x))
+
+
 class DepthwiseSeparableConv(nn.Module):
     """timm's 'dsa' block: 3x3 depthwise conv, BN, ReLU6, 1x1 conv, BN, ReLU6; no skip connection."""
 
@@ -124,7 +133,7 @@ class MobileNetV1(nn.Module):
         super().__init__()
         stem = make_divisible(32 * channel_multiplier)
         self.conv_stem = nn.Conv2d(in_chans, stem, 3, stride=2, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(stem)
+        self.bn1 = BatchNormAct2d(stem)
         groups, in_chs = [], stem
         for repeats, stride, chs in self.ARCH:
             out_chs = make_divisible(chs * channel_multiplier)
@@ -137,7 +146,7 @@ class MobileNetV1(nn.Module):
         self.classifier = nn.Linear(in_chs, num_classes)
 
     def forward_stages(self, x):
-        x = F.relu6(self.bn1(self.conv_stem(x)))
+        x = self.bn1(self.conv_stem(x))
         stages = []
         for i, group in enumerate(self.blocks):
             x = group(x)

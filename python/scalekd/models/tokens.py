@@ -7,7 +7,11 @@ relative-position index comes from a meshgrid, the shifted-window mask from regi
 concatenates the four strided sub-grids as the original Microsoft code does.
 
 Every model exposes forward_stages(images) -> ([4 stage maps], pre_logits, logits); ViT and Swin (the teachers that
-serve TPP) also forward_from_stage(tokens, 3)."""
+serve TPP) also forward_from_stage(tokens, 3). These methods read only submodules that timm's models name and shape
+the same way, and take sizes from the tensors rather than from attributes of this package's modules: timm_models.py
+runs timm's own modules through them."""
+import math
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -32,10 +36,11 @@ def softmax_attention(q, k, v, bias=None):
     return logits.softmax(dim=-1) @ v
 
 
-def to_map(tokens, h, w):
-    """(N, h*w, C) -> (N, C, h, w)."""
-    n, _, c = tokens.shape
-    return tokens.transpose(1, 2).reshape(n, c, h, w)
+def to_map(tokens):
+    """(N, side*side, C) -> (N, C, side, side): the models' images and grids are square."""
+    n, l, c = tokens.shape
+    side = math.isqrt(l)
+    return tokens.transpose(1, 2).reshape(n, c, side, side)
 
 
 # ----------------------------------------------------------------------------------------------- ViT
@@ -68,8 +73,11 @@ class VitBlock(nn.Module):
 
 
 class PatchEmbed(nn.Module):
-    def __init__(self, in_chans, dim, patch, norm_eps=None):
+    """timm's PatchEmbed: (N, H*W, C) tokens when `flatten` (ViT, Mixer), else an (N, H, W, C) map (Swin)."""
+
+    def __init__(self, in_chans, dim, patch, norm_eps=None, flatten=False):
         super().__init__()
+        self.flatten = flatten
         self.proj = nn.Conv2d(in_chans, dim, patch, stride=patch)
         if norm_eps is not None:
             self.norm = nn.LayerNorm(dim, eps=norm_eps)
@@ -77,39 +85,40 @@ class PatchEmbed(nn.Module):
             self.norm = None
 
     def forward(self, x):
-        """-> (N, H, W, C)"""
         x = self.proj(x).permute(0, 2, 3, 1)
+        if self.flatten:
+            x = x.flatten(1, 2)
         return x if self.norm is None else self.norm(x)
 
 
 class VisionTransformer(nn.Module):
     def __init__(self, img_size, patch, dim, depth, heads, num_classes, in_chans=3):
         super().__init__()
-        self.grid = img_size // patch
-        self.per_stage = depth // 4
-        self.patch_embed = PatchEmbed(in_chans, dim, patch)
+        grid = img_size // patch
+        self.patch_embed = PatchEmbed(in_chans, dim, patch, flatten=True)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
-        self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.grid ** 2, dim))
+        self.pos_embed = nn.Parameter(torch.zeros(1, 1 + grid ** 2, dim))
         self.blocks = nn.Sequential(*[VitBlock(dim, heads) for _ in range(depth)])
         self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.head = nn.Linear(dim, num_classes)
 
     def forward_stages(self, images):
-        x = self.patch_embed(images).flatten(1, 2)
+        x = self.patch_embed(images)
         x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+        per_stage = len(self.blocks) // 4
         stages = []
         for s in range(4):
-            for blk in self.blocks[s * self.per_stage:(s + 1) * self.per_stage]:
+            for blk in self.blocks[s * per_stage:(s + 1) * per_stage]:
                 x = blk(x)
             if s == 3:
                 x = self.norm(x)
-            stages.append(to_map(x[:, 1:], self.grid, self.grid))
+            stages.append(to_map(x[:, 1:]))
         pre_logits = x[:, 0]
         return stages, pre_logits, self.head(pre_logits)
 
     def forward_from_stage(self, tokens, stage):
         x = tokens
-        for blk in self.blocks[stage * self.per_stage:]:
+        for blk in self.blocks[stage * (len(self.blocks) // 4):]:
             x = blk(x)
         return self.norm(x)
 
@@ -251,13 +260,10 @@ class Swin(nn.Module):
         pre_logits = x.mean(dim=(1, 2))
         return stages, pre_logits, self.head.fc(pre_logits)
 
-    def stage_hw(self, stage):
-        return self.layers[stage - 1].blocks[0].res
-
     def forward_from_stage(self, tokens, stage):
         n, l, c = tokens.shape
-        r = self.stage_hw(stage)
-        x = tokens.reshape(n, r, r, c)
+        side = math.isqrt(l)
+        x = tokens.reshape(n, side, side, c)
         for layer in self.layers[stage:]:
             x = layer(x)
         x = self.norm(x)
@@ -282,21 +288,21 @@ class MixerBlock(nn.Module):
 class Mixer(nn.Module):
     def __init__(self, img_size, patch, dim, depth, num_classes, in_chans=3):
         super().__init__()
-        self.grid = img_size // patch
-        self.per_stage = depth // 4
-        self.stem = PatchEmbed(in_chans, dim, patch)
-        self.blocks = nn.Sequential(*[MixerBlock(dim, self.grid ** 2) for _ in range(depth)])
+        grid = img_size // patch
+        self.stem = PatchEmbed(in_chans, dim, patch, flatten=True)
+        self.blocks = nn.Sequential(*[MixerBlock(dim, grid ** 2) for _ in range(depth)])
         self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.head = nn.Linear(dim, num_classes)
 
     def forward_stages(self, images):
-        x = self.stem(images).flatten(1, 2)
+        x = self.stem(images)
+        per_stage = len(self.blocks) // 4
         stages = []
         for s in range(4):
-            for blk in self.blocks[s * self.per_stage:(s + 1) * self.per_stage]:
+            for blk in self.blocks[s * per_stage:(s + 1) * per_stage]:
                 x = blk(x)
             if s == 3:
                 x = self.norm(x)
-            stages.append(to_map(x, self.grid, self.grid))
+            stages.append(to_map(x))
         pre_logits = x.mean(dim=1)
         return stages, pre_logits, self.head(pre_logits)
