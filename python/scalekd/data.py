@@ -1,8 +1,8 @@
 """The job's images: read from the data its job.json names (Fashion-MNIST IDX files, or a label<TAB>path manifest of
 image files), held in memory as 8-bit pixels, and turned into normalised batches the way ScaleKD.Torch's
 Training/Augmentation does: the evaluation geometry (shorter side to size / crop fraction, centre crop), or the
-crop-and-flip augmentation (random-resized crop, horizontal flip). RandAugment and random erasing are not implemented
-here; the job export refuses a spec that asks for them."""
+training augmentation in timm's order (random-resized crop, horizontal flip, RandAugment, normalisation, random
+erasing; the last two from augment.py when job.json asks for them)."""
 import gzip
 import math
 import os
@@ -10,6 +10,8 @@ import struct
 
 import torch
 import torch.nn.functional as F
+
+from .augment import RandAugment, erase
 
 
 class JobDataError(Exception):
@@ -119,12 +121,16 @@ class Transforms:
         self.a = augmentation
         self.size = augmentation["image_size"]
         self.resize_size = int(math.floor(self.size / augmentation["eval_crop_fraction"]))
+        enabled = augmentation["enabled"]
+        self.rand_augment = RandAugment(augmentation["rand_augment"]) if enabled and augmentation.get("rand_augment") else None
+        self.erasing = augmentation.get("erasing") if enabled else None
 
     def evaluate(self, images_uint8):
         x = images_uint8.float() / 255
         return normalize(resize_and_center_crop(x, self.resize_size, self.size), self.a["mean"], self.a["std"])
 
     def train(self, images_uint8, generator):
+        """timm's order: random-resized crop, flip, RandAugment, normalisation, random erasing."""
         if not self.a["enabled"]:
             return self.evaluate(images_uint8)
         x = images_uint8.float() / 255
@@ -133,8 +139,14 @@ class Transforms:
             img = self._random_resized_crop(img, generator)
             if torch.rand((), generator=generator).item() < self.a["hflip"]:
                 img = img.flip(-1)
+            if self.rand_augment is not None:
+                img = self.rand_augment.tensor(img[0], generator)[None]
             out.append(img)
-        return normalize(torch.cat(out), self.a["mean"], self.a["std"])
+        x = normalize(torch.cat(out), self.a["mean"], self.a["std"])
+        if self.erasing is not None:
+            for img in x:
+                erase(img, generator, self.erasing)
+        return x
 
     def _random_resized_crop(self, img, g):
         """torchvision's RandomResizedCrop.get_params (10 tries, then the centre crop of the clamped ratio)."""

@@ -1,5 +1,6 @@
 """Fixtures for the image augmentation (src/ScaleKD.Torch/Training/Augmentation): what PIL computes for the calls timm's
-RandAugment and crops make, with fixed arguments, on two small 8-bit RGB images and their grayscale versions.
+RandAugment (python/scalekd/augment.py, which the PyTorch job runs) and crops make, with fixed arguments, on two small
+8-bit RGB images and their grayscale versions.
 
 Key layout: input.images (2, 3, 16, 16) and input.gray (2, 1, 16, 16) hold the 8-bit codes / 255; output.<case> holds PIL's
 result / 255 for the case named in CASES (op name, then the argument with '.' written as 'p' and '-' as 'm'). The
@@ -9,6 +10,8 @@ configures them when an interpolation is given.
 import numpy as np
 import torch
 from PIL import Image, ImageEnhance, ImageOps
+
+from scalekd.augment import affine, rotate, solarize_add  # the job's ops: one implementation of what timm calls
 
 FILL = (124, 116, 104)
 SIZE = 16
@@ -22,13 +25,8 @@ def _images():
     return [Image.fromarray(t.clamp(0, 255).to(torch.uint8).numpy(), "RGB") for t in (noise, pattern)]
 
 
-def _solarize_add(img, add, thresh=128):  # timm's solarize_add
-    lut = [min(255, i + add) if i < thresh else i for i in range(256)]
-    return img.point(lut * len(img.getbands()))
-
-
 def _affine(img, matrix):  # timm's shear/translate: Image.transform(AFFINE) with the fill and bilinear resampling
-    return img.transform(img.size, Image.AFFINE, matrix, resample=Image.BILINEAR, fillcolor=FILL)
+    return affine(img, matrix, FILL)
 
 
 CASES = {
@@ -39,7 +37,7 @@ CASES = {
     "posterize_3": lambda im: ImageOps.posterize(im, 3),
     "solarize_26": lambda im: ImageOps.solarize(im, 26),
     "solarize_128": lambda im: ImageOps.solarize(im, 128),
-    "solarizeadd_99": lambda im: _solarize_add(im, 99),
+    "solarizeadd_99": lambda im: solarize_add(im, 99),
     "color_0p1": lambda im: ImageEnhance.Color(im).enhance(0.1),
     "color_1p9": lambda im: ImageEnhance.Color(im).enhance(1.9),
     "contrast_0p4": lambda im: ImageEnhance.Contrast(im).enhance(0.4),
@@ -48,8 +46,8 @@ CASES = {
     "brightness_1p8": lambda im: ImageEnhance.Brightness(im).enhance(1.8),
     "sharpness_0p1": lambda im: ImageEnhance.Sharpness(im).enhance(0.1),
     "sharpness_1p9": lambda im: ImageEnhance.Sharpness(im).enhance(1.9),
-    "rotate_27": lambda im: im.rotate(27, resample=Image.BILINEAR, fillcolor=FILL),
-    "rotate_m13p5": lambda im: im.rotate(-13.5, resample=Image.BILINEAR, fillcolor=FILL),
+    "rotate_27": lambda im: rotate(im, 27, FILL),
+    "rotate_m13p5": lambda im: rotate(im, -13.5, FILL),
     "shearx_0p27": lambda im: _affine(im, (1, 0.27, 0, 0, 1, 0)),
     "sheary_m0p27": lambda im: _affine(im, (1, 0, 0, -0.27, 1, 0)),
     "translatexrel_0p405": lambda im: _affine(im, (1, 0, 0.405 * im.size[0], 0, 1, 0)),
@@ -64,7 +62,7 @@ GRAY_CASES = {
     "gray_equalize": ImageOps.equalize,
     "gray_autocontrast": ImageOps.autocontrast,
     "gray_contrast_1p9": lambda im: ImageEnhance.Contrast(im).enhance(1.9),
-    "gray_rotate_27": lambda im: im.rotate(27, resample=Image.BILINEAR, fillcolor=117),
+    "gray_rotate_27": lambda im: rotate(im, 27, 117),
 }
 
 

@@ -3,6 +3,7 @@ using ScaleKD.Torch.IO;
 using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Teachers;
 using ScaleKD.Torch.Training;
+using ScaleKD.Torch.Training.Augmentation;
 using ScaleKD.Torch.Training.Optimization;
 using ScaleKD.Torch.Weights;
 
@@ -88,7 +89,7 @@ public static class JobExport
             Ema = spec.EmaFor(student.Family),
             Augmentation = new JobAugmentation(augmentation.Enabled, augmentation.ImageSize, [augmentation.CropScaleMin, augmentation.CropScaleMax],
                 [augmentation.CropRatioMin, augmentation.CropRatioMax], augmentation.HorizontalFlipProbability, augmentation.Mean, augmentation.Std,
-                augmentation.EffectiveEvalCropFraction),
+                augmentation.EffectiveEvalCropFraction, RandAugmentOf(augmentation), ErasingOf(augmentation)),
             Data = WriteData(data, folder, (int)Math.Floor(spec.ImageSize / augmentation.EffectiveEvalCropFraction)),
             Bf16AutocastOnCuda = spec.TeacherBFloat16OnCuda || spec.StudentBFloat16OnCuda,
         };
@@ -111,12 +112,26 @@ public static class JobExport
         if (spec.Method == DistillationMethod.ScaleKD && !spec.Objective.ScaleKD.UseCrossAttentionProjector)
             throw new NotSupportedException("The PyTorch job has no pooling projector; keep ScaleKD.UseCrossAttentionProjector on.");
         var augmentation = spec.AugmentationFor(spec.ImageSize);
-        if (augmentation.Enabled && (augmentation.RandAugment is not null || augmentation.ErasingProbability > 0))
-            throw new NotSupportedException("The PyTorch job implements crop-and-flip augmentation only (--augment light or none), not RandAugment or random erasing.");
         if (augmentation.Interpolation != Training.Augmentation.ResizeInterpolation.Bilinear)
             throw new NotSupportedException("The PyTorch job resizes bilinearly; set Augmentation.Interpolation to Bilinear.");
         if (spec.Optimizer is { Kind: OptimizerKind.Sgd })
             throw new NotSupportedException("The PyTorch job runs AdamW and LAMB with the warm-up and cosine schedule; not SGD's step decay.");
+    }
+
+    static JobRandAugment? RandAugmentOf(AugmentationOptions augmentation) =>
+        augmentation is { Enabled: true, RandAugment: { } r }
+            ? new JobRandAugment(r.OpsPerImage, r.Magnitude, r.MagnitudeStd, r.MagnitudeMax, r.Probability, r.Increasing,
+                r.TranslateFraction, augmentation.RandAugmentFill)
+            : null;
+
+    static JobErasing? ErasingOf(AugmentationOptions augmentation)
+    {
+        if (!augmentation.Enabled || augmentation.ErasingProbability == 0)
+            return null;
+        var erasing = TrainAugmentation.ErasingFor(augmentation);
+        var mode = erasing.Mode switch { ErasingMode.Pixel => "pixel", ErasingMode.RandomColor => "rand", _ => "const" };
+        return new JobErasing(erasing.Probability, mode, [erasing.Area.Min, erasing.Area.Max], [erasing.LogAspect.Min, erasing.LogAspect.Max],
+            [erasing.Count.Min, erasing.Count.Max]);
     }
 
     static PreparedTeacher PrepareTeacher(DistillationSpec spec, IReadOnlyList<string> classNames, TeacherData? teacherData, IProgress<string>? log)

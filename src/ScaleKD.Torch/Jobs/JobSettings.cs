@@ -147,9 +147,23 @@ public sealed record JobOptimizer(string Kind, double Lr, double WeightDecay, IR
 /// <summary>The warm-up and cosine schedule (<see cref="WarmupCosineSchedule"/>) in steps.</summary>
 public sealed record JobSchedule(long StepsPerEpoch, long TotalSteps, long WarmupSteps, double InitialLr, double MinLr);
 
-/// <summary>Crop-and-flip augmentation (or none) and the normalisation and evaluation crop.</summary>
+/// <summary>The training augmentation in timm's order (random-resized crop, flip, RandAugment, normalisation, random
+/// erasing), or none, and the evaluation crop. <paramref name="RandAugment"/> is null without it;
+/// <paramref name="Erasing"/> too, or with probability 0.</summary>
 public sealed record JobAugmentation(bool Enabled, int ImageSize, IReadOnlyList<double> CropScale, IReadOnlyList<double> CropRatio,
-    double Hflip, IReadOnlyList<double> Mean, IReadOnlyList<double> Std, double EvalCropFraction);
+    double Hflip, IReadOnlyList<double> Mean, IReadOnlyList<double> Std, double EvalCropFraction,
+    JobRandAugment? RandAugment = null, JobErasing? Erasing = null);
+
+/// <summary>RandAugment's settings (<see cref="Training.Augmentation.RandAugmentOptions"/>), the fill resolved to one
+/// value per channel in [0, 1].</summary>
+public sealed record JobRandAugment(int OpsPerImage, double Magnitude, double MagnitudeStd, double MagnitudeMax, double Probability,
+    bool Increasing, double TranslateFraction, IReadOnlyList<double> Fill);
+
+/// <summary>Random erasing (<see cref="Training.Augmentation.RandomErasing"/>): the probability, the fill mode
+/// (<c>pixel</c>, <c>rand</c> or <c>const</c>, timm's names), the box's area fraction and log aspect ratio ranges, and
+/// the boxes per erased image.</summary>
+public sealed record JobErasing(double Probability, string Mode, IReadOnlyList<double> Area, IReadOnlyList<double> LogAspect,
+    IReadOnlyList<int> Count);
 
 /// <summary>The training data: <c>idx</c> (images, labels, optional indices) or <c>manifest</c> (a TSV of label and path,
 /// decoded and stored at <paramref name="StorageSize"/>).</summary>

@@ -11,11 +11,11 @@ namespace ScaleKD.Torch.Tests.Jobs;
 
 /// <summary>A job on the first Fashion-MNIST training images, with a teacher (a ViT-pico unless named) whose head, or
 /// whole self, is randomly initialised, saved the way this library saves teachers (so that exporting it needs no
-/// teacher training or probe), augmentation off.</summary>
+/// teacher training or probe), augmentation off unless given.</summary>
 sealed class TinyJob : IDisposable
 {
     public TinyJob(string student, int imageSize, int batch, int images, ProjectorStem? stem = null, int epochs = 1,
-        string teacher = "vit_pico_patch4_32")
+        string teacher = "vit_pico_patch4_32", AugmentationOptions? augmentation = null)
     {
         TorchBackend.Initialize();
         var classes = FashionMnist.ClassNames;
@@ -32,7 +32,7 @@ sealed class TinyJob : IDisposable
             BatchSize = batch,
             Epochs = epochs,
             Seed = 3,
-            Augmentation = AugmentationOptions.Disabled(imageSize),
+            Augmentation = augmentation ?? AugmentationOptions.Disabled(imageSize),
             Objective = new ObjectiveOptions { ScaleKD = new ScaleKDOptions { Stem = stem } },
         };
         var data = new JobData.Idx(Path.Combine(FashionMnist.DefaultDirectory, "train-images-idx3-ubyte.gz"),

@@ -26,8 +26,11 @@ public sealed class TrainAugmentation
         _flip = new HorizontalFlip(options.HorizontalFlipProbability);
         _randAugment = options.RandAugment is null ? null : new RandAugment(options.RandAugment with { Fill = options.RandAugmentFill });
         _normalize = new Normalize(options.Mean, options.Std);
-        _erasing = new RandomErasing(options.ErasingProbability, mode: options.ErasingMode);
+        _erasing = ErasingFor(options);
     }
+
+    /// <summary>The random erasing of <paramref name="options"/>: its probability and mode, timm's ranges.</summary>
+    internal static RandomErasing ErasingFor(AugmentationOptions options) => new(options.ErasingProbability, mode: options.ErasingMode);
 
     /// <summary>The settings.</summary>
     public AugmentationOptions Options { get; }
