@@ -172,10 +172,17 @@ class Job:
         if o["kind"] == "Lamb":
             return optim.LambReference(groups, lr=o["lr"], betas=tuple(o["betas"]), eps=o["eps"],
                                        max_grad_norm=o["lamb_max_grad_norm"])
-        raise JobError(f"job.json: optimizer '{o['kind']}' is not one this package runs (AdamW, Lamb)")
+        if o["kind"] == "Sgd":  # TorchSharp's SGD is PyTorch's: L2 decay added to the gradient, no dampening
+            return torch.optim.SGD(groups, lr=o["lr"], momentum=o["momentum"], dampening=0, nesterov=o["nesterov"])
+        raise JobError(f"job.json: optimizer '{o['kind']}' is not one this package runs (AdamW, Lamb, Sgd)")
 
     def learning_rate(self, step):
         sch, peak = self.settings["schedule"], self.settings["optimizer"]["lr"]
+        kind = sch.get("kind", "warmup_cosine")
+        if kind == "step":
+            return optim.step_decay(step, peak, sch["milestone_steps"], sch["gamma"])
+        if kind != "warmup_cosine":
+            raise JobError(f"job.json: schedule '{kind}' is not one this package runs (warmup_cosine, step)")
         return optim.warmup_cosine(step, peak, sch["total_steps"], sch["warmup_steps"], sch["initial_lr"], sch["min_lr"])
 
     def step(self, model, optimizer, images, labels, global_step, autocast=False):

@@ -68,7 +68,6 @@ public static class JobExport
 
         var recipe = spec.OptimizerFor(student.Family);
         var stepsPerEpoch = data.Count / spec.BatchSize;
-        var schedule = (WarmupCosineSchedule)recipe.CreateSchedule(stepsPerEpoch, spec.Epochs);
         var augmentation = spec.AugmentationFor(spec.ImageSize);
         var settings = new JobSettings
         {
@@ -83,8 +82,9 @@ public static class JobExport
             Teacher = teacherModel,
             Objective = objectiveSettings,
             Optimizer = new JobOptimizer(recipe.Kind.ToString(), recipe.LearningRate, recipe.WeightDecay, [recipe.Beta1, recipe.Beta2],
-                recipe.ResolvedEpsilon, recipe.ExcludeOneDimensionalFromWeightDecay, recipe.NoWeightDecayNames, recipe.LambMaxGradNorm),
-            Schedule = new JobSchedule(stepsPerEpoch, schedule.TotalSteps, schedule.WarmupSteps, schedule.WarmupInitialLearningRate, schedule.MinLearningRate),
+                recipe.ResolvedEpsilon, recipe.ExcludeOneDimensionalFromWeightDecay, recipe.NoWeightDecayNames, recipe.LambMaxGradNorm,
+                recipe.Momentum, recipe.Nesterov),
+            Schedule = JobSchedule.Of(recipe.CreateSchedule(stepsPerEpoch, spec.Epochs), stepsPerEpoch, spec.Epochs),
             GradientClipNorm = spec.GradientClipNorm,
             Ema = spec.EmaFor(student.Family),
             Augmentation = new JobAugmentation(augmentation.Enabled, augmentation.ImageSize, [augmentation.CropScaleMin, augmentation.CropScaleMax],
@@ -114,8 +114,6 @@ public static class JobExport
         var augmentation = spec.AugmentationFor(spec.ImageSize);
         if (augmentation.Interpolation != Training.Augmentation.ResizeInterpolation.Bilinear)
             throw new NotSupportedException("The PyTorch job resizes bilinearly; set Augmentation.Interpolation to Bilinear.");
-        if (spec.Optimizer is { Kind: OptimizerKind.Sgd })
-            throw new NotSupportedException("The PyTorch job runs AdamW and LAMB with the warm-up and cosine schedule; not SGD's step decay.");
     }
 
     static JobRandAugment? RandAugmentOf(AugmentationOptions augmentation) =>

@@ -140,12 +140,31 @@ public sealed record JobObjective(double KdWeight, double Temperature, double La
     double SpatialWeight = 0, double FrequencyWeight = 0, int Stage3Heads = 0, int Stage4Heads = 0, double SoftmaxScale = 0,
     bool LayerNormStem = false, bool UseTpp = false, bool UseFrequency = false);
 
-/// <summary>The optimizer: AdamW or Lamb, with timm's weight-decay grouping.</summary>
+/// <summary>The optimizer: AdamW, Lamb or Sgd (with <paramref name="Momentum"/> and <paramref name="Nesterov"/>),
+/// with timm's weight-decay grouping.</summary>
 public sealed record JobOptimizer(string Kind, double Lr, double WeightDecay, IReadOnlyList<double> Betas, double Eps,
-    bool ExcludeOneDimensional, IReadOnlyList<string> NoWeightDecayNames, double? LambMaxGradNorm);
+    bool ExcludeOneDimensional, IReadOnlyList<string> NoWeightDecayNames, double? LambMaxGradNorm, double Momentum = 0, bool Nesterov = false);
 
-/// <summary>The warm-up and cosine schedule (<see cref="WarmupCosineSchedule"/>) in steps.</summary>
-public sealed record JobSchedule(long StepsPerEpoch, long TotalSteps, long WarmupSteps, double InitialLr, double MinLr);
+/// <summary>The schedule in steps: <c>warmup_cosine</c> (<see cref="WarmupCosineSchedule"/>: the warm-up and cosine
+/// fields) or <c>step</c> (<see cref="StepDecaySchedule"/>: the peak times <paramref name="Gamma"/> per milestone
+/// reached).</summary>
+public sealed record JobSchedule(long StepsPerEpoch, long TotalSteps, long WarmupSteps, double InitialLr, double MinLr,
+    string Kind = JobSchedule.WarmupCosine, IReadOnlyList<long>? MilestoneSteps = null, double Gamma = 0)
+{
+    /// <summary>The <see cref="Kind"/> of a warm-up and cosine schedule.</summary>
+    public const string WarmupCosine = "warmup_cosine";
+
+    /// <summary>The <see cref="Kind"/> of a step decay.</summary>
+    public const string Step = "step";
+
+    /// <summary>The job's form of <paramref name="schedule"/>, a run of <paramref name="stepsPerEpoch"/> × <paramref name="epochs"/> steps.</summary>
+    public static JobSchedule Of(ILearningRateSchedule schedule, long stepsPerEpoch, int epochs) => schedule switch
+    {
+        WarmupCosineSchedule c => new(stepsPerEpoch, c.TotalSteps, c.WarmupSteps, c.WarmupInitialLearningRate, c.MinLearningRate),
+        StepDecaySchedule d => new(stepsPerEpoch, stepsPerEpoch * epochs, 0, 0, 0, Step, d.MilestoneSteps, d.Gamma),
+        _ => throw new NotSupportedException($"The PyTorch job has no {schedule.GetType().Name}."),
+    };
+}
 
 /// <summary>The training augmentation in timm's order (random-resized crop, flip, RandAugment, normalisation, random
 /// erasing), or none, and the evaluation crop. <paramref name="RandAugment"/> is null without it;

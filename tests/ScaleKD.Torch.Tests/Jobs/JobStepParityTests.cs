@@ -4,6 +4,7 @@ using ScaleKD.Torch.Distillation;
 using ScaleKD.Torch.Jobs;
 using ScaleKD.Torch.Models;
 using ScaleKD.Torch.Training;
+using ScaleKD.Torch.Training.Optimization;
 using ScaleKD.Torch.Weights;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -28,9 +29,12 @@ public sealed class JobStepParityTests
     [InlineData("mixer_pico_patch4_32", 32)] // AdamW (the ViT recipe Mixer gets); weight-decay groups by name
     // The default teacher, which the job rebuilds from its ONNX file, at its own 64 px: the student's images resized.
     [InlineData("mixer_pico_patch4_32", 32, MlNetResNet18.Name)]
-    public void TheJobsFirstStepEqualsTheTrainersInFloat64(string studentName, int imageSize, string teacherName = "vit_pico_patch4_32")
+    // The traditional recipe: SGD with momentum, decay on every parameter, step decay.
+    [InlineData("mixer_pico_patch4_32", 32, "vit_pico_patch4_32", true)]
+    public void TheJobsFirstStepEqualsTheTrainersInFloat64(string studentName, int imageSize, string teacherName = "vit_pico_patch4_32", bool sgd = false)
     {
-        using var job = new TinyJob(studentName, imageSize, batch: 8, images: 64, teacher: teacherName);
+        using var job = new TinyJob(studentName, imageSize, batch: 8, images: 64, teacher: teacherName,
+            optimizer: sgd ? OptimizerRecipe.TraditionalSgd(8) : null);
         var dump = job.File("first-step.safetensors");
         TorchJob.Run(job.Folder, 1, "--float64", "--max-steps", "1", "--dump-first-step", dump, "--output", job.File("run"));
         using var python = SafetensorsWeights.Read(dump);

@@ -5,6 +5,7 @@ using ScaleKD.Torch.Native;
 using ScaleKD.Torch.Teachers;
 using ScaleKD.Torch.Training;
 using ScaleKD.Torch.Training.Augmentation;
+using ScaleKD.Torch.Training.Optimization;
 using ScaleKD.Torch.Training.Data;
 
 namespace ScaleKD.Torch.Tests.Jobs;
@@ -15,7 +16,7 @@ namespace ScaleKD.Torch.Tests.Jobs;
 sealed class TinyJob : IDisposable
 {
     public TinyJob(string student, int imageSize, int batch, int images, ProjectorStem? stem = null, int epochs = 1,
-        string teacher = "vit_pico_patch4_32", AugmentationOptions? augmentation = null)
+        string teacher = "vit_pico_patch4_32", AugmentationOptions? augmentation = null, OptimizerRecipe? optimizer = null)
     {
         TorchBackend.Initialize();
         var classes = FashionMnist.ClassNames;
@@ -33,6 +34,7 @@ sealed class TinyJob : IDisposable
             Epochs = epochs,
             Seed = 3,
             Augmentation = augmentation ?? AugmentationOptions.Disabled(imageSize),
+            Optimizer = optimizer,
             Objective = new ObjectiveOptions { ScaleKD = new ScaleKDOptions { Stem = stem } },
         };
         var data = new JobData.Idx(Path.Combine(FashionMnist.DefaultDirectory, "train-images-idx3-ubyte.gz"),
