@@ -153,10 +153,18 @@ class Job:
                 use_tpp=o["use_tpp"], use_frequency=o["use_frequency"])
             load_weights(loss, os.path.join(self.dir, o["weights"]), "ScaleKD projectors")
             return loss
-        if method in ("VanillaKD", "None"):
-            return objective.LogitObjective(self.teacher if method == "VanillaKD" else None, self.student,
-                                            o["label_smoothing"], teacher_size, o["kd_weight"], o["temperature"])
-        raise JobError(f"job.json: method '{method}' is not one this package runs (ScaleKD, VanillaKD, None)")
+        if method in ("VanillaKD", "Dist", "None"):
+            return objective.LogitObjective(self.teacher if method != "None" else None, self.student,
+                                            o["label_smoothing"], teacher_size, o["kd_weight"], o["temperature"],
+                                            (o["dist_beta"], o["dist_gamma"]) if method == "Dist" else None)
+        if method == "FeatureKD":
+            loss = objective.FitNetObjective(
+                self.teacher, self.student, objective.stage_shapes(self.student, size, s["in_channels"]),
+                objective.stage_shapes(self.teacher, teacher_size, s["in_channels"]), o["label_smoothing"], teacher_size,
+                o["hint_weight"])
+            load_weights(loss, os.path.join(self.dir, o["weights"]), "FitNet regressor")
+            return loss
+        raise JobError(f"job.json: method '{method}' is not one this package runs (ScaleKD, VanillaKD, Dist, FeatureKD, None)")
 
     def optimizer(self, parameters_of=None):
         """The recipe's optimizer over the student's then the projectors' parameters (as DistillationTrainer orders

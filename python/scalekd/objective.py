@@ -1,5 +1,6 @@
 """The distillation objectives of docs/method.md ("One step", "Loss terms") over a frozen teacher and a student that
-expose forward_stages (and, for TPP, the teacher's forward_from_stage): ScaleKD, vanilla KD and the student alone.
+expose forward_stages (and, for TPP, the teacher's forward_from_stage): ScaleKD, vanilla KD, DIST, FitNet and the
+student alone.
 
 The per-pair settings (alpha, heads, softmax scale, projector stem, label smoothing) are not resolved here: ScaleKD.Torch
 resolves them (ScaleKDObjective.Settings) and the job carries them, so the two sides cannot disagree on a default."""
@@ -84,13 +85,15 @@ class ScaleKDObjective(nn.Module):
 
 
 class LogitObjective(nn.Module):
-    """Vanilla KD ((1 - w) CE + w KD, ScaleKD's logit part alone) or, with no teacher, the student alone (CE)."""
+    """Vanilla KD ((1 - w) CE + w KD, ScaleKD's logit part alone), DIST (CE + DIST's relation loss, when `dist` gives
+    its (beta, gamma)) or, with no teacher, the student alone (CE): LogitDistillationObjective and
+    StudentOnlyObjective."""
 
-    def __init__(self, teacher, student, smoothing=0.0, teacher_size=None, kd_weight=0.5, temperature=1.0):
+    def __init__(self, teacher, student, smoothing=0.0, teacher_size=None, kd_weight=0.5, temperature=1.0, dist=None):
         super().__init__()
         self.teacher, self.student = [teacher], [student]
         self.smoothing, self.teacher_size = smoothing, teacher_size
-        self.kd_weight, self.temperature = kd_weight, temperature
+        self.kd_weight, self.temperature, self.dist = kd_weight, temperature, dist
 
     def forward(self, images, labels):
         _, _, zs = self.student[0].forward_stages(images)
@@ -98,4 +101,23 @@ class LogitObjective(nn.Module):
         if self.teacher[0] is None:
             return {"ce": ce}, zs
         _, _, zt = teacher_forward(self.teacher[0], images, self.teacher_size)
+        if self.dist is not None:
+            return {"ce": ce, "dist": losses.dist_loss(zs, zt, *self.dist, self.temperature)}, zs
         return {"ce": (1 - self.kd_weight) * ce, "kd": self.kd_weight * losses.soft_target_loss(zs, zt, self.temperature)}, zs
+
+
+class FitNetObjective(nn.Module):
+    """The FitNet-style baseline (FeatureDistillationObjective): CE plus the weighted hint loss between the student's
+    and the teacher's last stages, through a trained 1x1 regressor (`hint`, named as ScaleKD.Torch names it)."""
+
+    def __init__(self, teacher, student, student_shapes, teacher_shapes, smoothing, teacher_size, hint_weight):
+        super().__init__()
+        self.teacher, self.student = [teacher], [student]
+        self.smoothing, self.teacher_size, self.hint_weight = smoothing, teacher_size, hint_weight
+        self.hint = losses.FitNetRegressor(student_shapes[3][0], teacher_shapes[3][0])
+
+    def forward(self, images, labels):
+        t_stages, _, _ = teacher_forward(self.teacher[0], images, self.teacher_size)
+        s_stages, _, zs = self.student[0].forward_stages(images)
+        ce = F.cross_entropy(zs, labels, label_smoothing=self.smoothing)
+        return {"ce": ce, "hint": self.hint(s_stages[3], t_stages[3]) * self.hint_weight}, zs

@@ -59,11 +59,13 @@ public sealed class JobCommandTests : IDisposable
     [Fact]
     public void ExportJobRefusesWhatTheJobCannotRunNamingIt()
     {
-        var result = Scalekd("export-job", "--preset", "none", "--method", "Dist", "--student", "mixer_pico_patch4_32",
+        // A student imported from ONNX: the package defines no such model (the job runs every method and recipe).
+        var result = Scalekd("export-job", "--preset", "none", "--student", "resnet18_imagenet_mlnet",
             "--output", Path.Combine(_root, "refused"));
         Assert.Equal(1, result.ExitCode);
-        Assert.Contains("Dist", result.StandardError);
+        Assert.StartsWith("error: The PyTorch job cannot build the student 'resnet18_imagenet_mlnet'", result.StandardError);
         Assert.DoesNotContain("   at ", result.StandardError);
+        Assert.False(Directory.Exists(Path.Combine(_root, "refused")), "a refused export must leave no job folder");
     }
 
     [Fact]

@@ -9,8 +9,14 @@ namespace ScaleKD.Torch.Distillation;
 /// </summary>
 public static class DistRelationLoss
 {
+    /// <summary>The inter-class weight β of the DIST paper's ImageNet setting.</summary>
+    public const double DefaultBeta = 1.0;
+
+    /// <summary>The intra-class weight γ of the DIST paper's ImageNet setting.</summary>
+    public const double DefaultGamma = 1.0;
+
     /// <summary>T²·(β·inter + γ·intra) for logits (N, classes).</summary>
-    public static Tensor Compute(Tensor student, Tensor teacher, double beta = 1.0, double gamma = 1.0, double temperature = 1.0)
+    public static Tensor Compute(Tensor student, Tensor teacher, double beta = DefaultBeta, double gamma = DefaultGamma, double temperature = 1.0)
     {
         var ys = nn.functional.softmax(student / temperature, 1);
         var yt = nn.functional.softmax(teacher / temperature, 1);

@@ -32,6 +32,9 @@ public sealed class FeatureDistillationObjective : DistillationObjective
     /// <inheritdoc />
     public override DistillationMethod Method => DistillationMethod.FeatureKD;
 
+    /// <summary>The weight of the hint loss.</summary>
+    public double HintWeight => _hintWeight;
+
     /// <inheritdoc />
     public override ObjectiveResult Compute(Tensor images, Tensor labels)
     {

@@ -23,6 +23,9 @@ public static class JobExport
     /// <summary>The student's initial weights in a job folder.</summary>
     public const string StudentInitFile = "student_init.safetensors";
 
+    /// <summary>The initial weights of the objective's own modules (ScaleKD's projectors, FitNet's regressor).</summary>
+    public const string ObjectiveInitFile = "objective_init.safetensors";
+
     /// <summary>The trained student rank 0 writes.</summary>
     public const string StudentFile = "student.safetensors";
 
@@ -102,8 +105,6 @@ public static class JobExport
     /// <summary>What python/scalekd does not implement is refused here, before any work, naming the setting.</summary>
     static void CheckSupported(DistillationSpec spec)
     {
-        if (spec.Method is not (DistillationMethod.ScaleKD or DistillationMethod.VanillaKD or DistillationMethod.None))
-            throw new NotSupportedException($"The PyTorch job runs ScaleKD, VanillaKD and None; not {spec.Method}.");
         if (!PythonRunner.Models.Contains(spec.Student))
             throw new NotSupportedException($"The PyTorch job cannot build the student '{spec.Student}'; it builds {string.Join(", ", PythonRunner.Models.Order())}.");
         if (spec.Method != DistillationMethod.None && !PythonRunner.Models.Contains(spec.Teacher.Model) && !PythonRunner.OnnxModels.Contains(spec.Teacher.Model))
@@ -160,10 +161,15 @@ public static class JobExport
     static JobObjective Objective(DistillationSpec spec, VisionModel student, DistillationObjective objective)
     {
         var o = spec.Objective;
+        var logits = new JobObjective(o.KdWeight, o.Temperature, o.LabelSmoothingFor(student.Family));
+        if (objective is FeatureDistillationObjective fitNet)
+            return logits with { Weights = ObjectiveInitFile, HintWeight = fitNet.HintWeight };
+        if (objective.Method == DistillationMethod.Dist)
+            return logits with { DistBeta = DistRelationLoss.DefaultBeta, DistGamma = DistRelationLoss.DefaultGamma };
         if (objective is not ScaleKDObjective scaleKD)
-            return new JobObjective(o.KdWeight, o.Temperature, o.LabelSmoothingFor(student.Family));
+            return logits;
         var s = scaleKD.Settings;
-        return new JobObjective(s.KdWeight, s.Temperature, s.LabelSmoothing, "objective_init.safetensors", s.SpatialWeight, s.FrequencyWeight,
+        return new JobObjective(s.KdWeight, s.Temperature, s.LabelSmoothing, ObjectiveInitFile, s.SpatialWeight, s.FrequencyWeight,
             s.Stage3Heads, s.Stage4Heads, s.SoftmaxScale, s.Stem == ProjectorStem.LayerNorm, s.UseTeacherParameterPerception, s.UseFrequencyView);
     }
 

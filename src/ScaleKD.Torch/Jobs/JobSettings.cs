@@ -135,10 +135,12 @@ public sealed record JobModel(string Model, int ImageSize, string Weights, JobOn
 public sealed record JobOnnxGraph(string File, bool Bgr, double PixelScale, IReadOnlyList<long>? InputMeanShape, IReadOnlyList<long>? InputStdShape);
 
 /// <summary>The objective's settings as <c>ScaleKDObjective.Settings</c> resolved them (the logit terms for every
-/// method), and the initial projector weights (ScaleKD only).</summary>
+/// method), DIST's relation weights, FitNet's hint weight, and the initial weights of the objective's own modules
+/// (ScaleKD's projectors, FitNet's regressor).</summary>
 public sealed record JobObjective(double KdWeight, double Temperature, double LabelSmoothing, string? Weights = null,
     double SpatialWeight = 0, double FrequencyWeight = 0, int Stage3Heads = 0, int Stage4Heads = 0, double SoftmaxScale = 0,
-    bool LayerNormStem = false, bool UseTpp = false, bool UseFrequency = false);
+    bool LayerNormStem = false, bool UseTpp = false, bool UseFrequency = false, double DistBeta = 0, double DistGamma = 0,
+    double HintWeight = 0);
 
 /// <summary>The optimizer: AdamW, Lamb or Sgd (with <paramref name="Momentum"/> and <paramref name="Nesterov"/>),
 /// with timm's weight-decay grouping.</summary>

@@ -31,10 +31,14 @@ public sealed class JobStepParityTests
     [InlineData("mixer_pico_patch4_32", 32, MlNetResNet18.Name)]
     // The traditional recipe: SGD with momentum, decay on every parameter, step decay.
     [InlineData("mixer_pico_patch4_32", 32, "vit_pico_patch4_32", true)]
-    public void TheJobsFirstStepEqualsTheTrainersInFloat64(string studentName, int imageSize, string teacherName = "vit_pico_patch4_32", bool sgd = false)
+    // The baselines: DIST's relation loss, and FitNet's hint through its trained regressor.
+    [InlineData("mixer_pico_patch4_32", 32, "vit_pico_patch4_32", false, DistillationMethod.Dist)]
+    [InlineData("mixer_pico_patch4_32", 32, "vit_pico_patch4_32", false, DistillationMethod.FeatureKD)]
+    public void TheJobsFirstStepEqualsTheTrainersInFloat64(string studentName, int imageSize, string teacherName = "vit_pico_patch4_32",
+        bool sgd = false, DistillationMethod method = DistillationMethod.ScaleKD)
     {
         using var job = new TinyJob(studentName, imageSize, batch: 8, images: 64, teacher: teacherName,
-            optimizer: sgd ? OptimizerRecipe.TraditionalSgd(8) : null);
+            optimizer: sgd ? OptimizerRecipe.TraditionalSgd(8) : null, method: method);
         var dump = job.File("first-step.safetensors");
         TorchJob.Run(job.Folder, 1, "--float64", "--max-steps", "1", "--dump-first-step", dump, "--output", job.File("run"));
         using var python = SafetensorsWeights.Read(dump);
@@ -45,7 +49,8 @@ public sealed class JobStepParityTests
         using var student = ModelRegistry.Create(studentName, new ModelOptions(classes, imageSize));
         SafetensorsWeights.Load(student, job.File(JobExport.StudentInitFile));
         using var objective = DistillationObjective.Create(job.Spec.Method, student, teacher, job.Spec.Objective);
-        SafetensorsWeights.Load(objective, job.File(job.Settings.Objective.Weights!));
+        if (job.Settings.Objective.Weights is { } objectiveWeights)
+            SafetensorsWeights.Load(objective, job.File(objectiveWeights));
         teacher.to(float64);
         student.to(float64);
         objective.to(float64);

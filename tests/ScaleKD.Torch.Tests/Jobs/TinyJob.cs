@@ -16,7 +16,8 @@ namespace ScaleKD.Torch.Tests.Jobs;
 sealed class TinyJob : IDisposable
 {
     public TinyJob(string student, int imageSize, int batch, int images, ProjectorStem? stem = null, int epochs = 1,
-        string teacher = "vit_pico_patch4_32", AugmentationOptions? augmentation = null, OptimizerRecipe? optimizer = null)
+        string teacher = "vit_pico_patch4_32", AugmentationOptions? augmentation = null, OptimizerRecipe? optimizer = null,
+        DistillationMethod method = DistillationMethod.ScaleKD)
     {
         TorchBackend.Initialize();
         var classes = FashionMnist.ClassNames;
@@ -28,7 +29,7 @@ sealed class TinyJob : IDisposable
         {
             Teacher = teacherSpec,
             Student = student,
-            Method = DistillationMethod.ScaleKD,
+            Method = method,
             ImageSize = imageSize,
             BatchSize = batch,
             Epochs = epochs,
