@@ -16,7 +16,9 @@ definitions of the scalekd package beside this script, which compute the same (t
 its ONNX file either way. The log's first lines say where each model came from.
 
 Options: --epochs N stops after N epochs (the schedule stays the job's), --max-steps N after N steps (for tests and
-timing), --float64 computes in float64 (parity tests), --no-resume ignores a checkpoint.
+timing), --float64 computes in float64 (parity tests), --no-resume ignores a checkpoint, --workers N augments batches
+in N worker processes ahead of training (default: none on the CPU, up to 4 per process on CUDA). A batch's
+augmentation depends on (seed, epoch, rank, step) alone, so neither the workers nor a resume change it.
 """
 import argparse
 import json
@@ -75,12 +77,17 @@ def main():
     parser.add_argument("--max-steps", type=int, help="stop after this many optimisation steps")
     parser.add_argument("--float64", action="store_true", help="train in float64 (parity tests)")
     parser.add_argument("--no-resume", action="store_true", help="start over even when a checkpoint exists")
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="processes that decode and augment batches ahead of each training process (default: none on "
+                             "the CPU, where they would take the training's cores; on CUDA up to 4, as the cores allow)")
     parser.add_argument("--models", choices=MODEL_SOURCES, default="auto",
                         help="where the models come from: timm when it imports (auto, the default), timm, or the package")
     parser.add_argument("--dump-first-step", metavar="FILE",
                         help="write the first step's batch, loss terms, clipped gradients and updated weights (safetensors; parity tests)")
     parser.add_argument("--output", default=JOB_DIR, help="where student.safetensors, metrics.json and checkpoints/ go")
     args = parser.parse_args()
+    if args.workers is not None and args.workers < 0:
+        parser.error(f"--workers {args.workers}: the number of worker processes cannot be negative")
 
     rank, world, device = init_process_group()
     torch.manual_seed(0)
@@ -131,19 +138,20 @@ def main():
             print(f"resuming after epoch {epoch0} (step {global_step}) from {checkpoint}", flush=True)
 
     autocast = device.type == "cuda" and s["bf16_autocast_on_cuda"] and not args.float64
+    workers = args.workers if args.workers is not None else default_workers(device)
     last_epoch = min(s["epochs"], args.epochs or s["epochs"])
     stop = False
     for epoch in range(epoch0, last_epoch):
         sampler.set_epoch(epoch)
         order = torch.tensor(list(iter(sampler)), dtype=torch.int64)
-        generator = torch.Generator().manual_seed(s["seed"] * 1_000_003 + epoch * 1009 + rank)
+        batches = data.EpochBatches(images, labels, order, per_rank, transforms, (s["seed"], epoch, rank))
+        loader = torch.utils.data.DataLoader(batches, batch_size=None, num_workers=workers)
         job.model.train()
         sums, correct, seen, clock = {}, 0, 0, time.time()
         steps = 0
-        for i in range(steps_per_epoch):
-            batch = order[i * per_rank:(i + 1) * per_rank]
-            x = transforms.train(images[batch], generator).to(device=device, dtype=job.dtype)
-            y = labels[batch].to(device)
+        for x, y in loader:
+            x = x.to(device=device, dtype=job.dtype)
+            y = y.to(device)
             terms, logits = job.step(ddp, optimizer, x, y, global_step, autocast)
             if args.dump_first_step and global_step == 0 and rank == 0:
                 dump_step(args.dump_first_step, job.model, x, y, terms)
@@ -189,6 +197,15 @@ def main():
                          {k: v.detach().float().cpu() if v.is_floating_point() else v.cpu() for k, v in state.items()})
         print(f"wrote {os.path.join(args.output, 'student.safetensors')}", flush=True)
     dist.destroy_process_group()
+
+
+def default_workers(device):
+    """No workers on the CPU (training uses every core); on CUDA up to 4 per process, from the cores the processes of
+    this node share."""
+    if device.type != "cuda":
+        return 0
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    return max(0, min(4, (os.cpu_count() or 1) // local - 1))
 
 
 def dump_step(path, model, images, labels, terms):

@@ -4,12 +4,14 @@ Training/Augmentation does: the evaluation geometry (shorter side to size / crop
 training augmentation in timm's order (random-resized crop, horizontal flip, RandAugment, normalisation, random
 erasing; the last two from augment.py when job.json asks for them)."""
 import gzip
+import hashlib
 import math
 import os
 import struct
 
 import torch
 import torch.nn.functional as F
+import torch.utils.data
 
 from .augment import RandAugment, erase
 
@@ -112,6 +114,25 @@ def normalize(images, mean, std):
     m = torch.tensor(mean, dtype=images.dtype).view(1, -1, 1, 1)
     s = torch.tensor(std, dtype=images.dtype).view(1, -1, 1, 1)
     return (images - m) / s
+
+
+class EpochBatches(torch.utils.data.Dataset):
+    """One epoch of a process's batches, item i the i-th: its images augmented and its labels. Each batch draws its
+    augmentation from a generator seeded by (seed, epoch, rank, i) alone, so a batch is the same whichever worker
+    process builds it, however many there are, and after a resume."""
+
+    def __init__(self, images, labels, order, per_rank, transforms, key):
+        self.images, self.labels, self.order, self.per_rank = images, labels, order, per_rank
+        self.transforms, self.key = transforms, key
+
+    def __len__(self):
+        return len(self.order) // self.per_rank
+
+    def __getitem__(self, i):
+        batch = self.order[i * self.per_rank:(i + 1) * self.per_rank]
+        digest = hashlib.sha256("/".join(map(str, (*self.key, i))).encode()).digest()
+        generator = torch.Generator().manual_seed(int.from_bytes(digest[:8], "little") >> 1)
+        return self.transforms.train(self.images[batch], generator), self.labels[batch]
 
 
 class Transforms:

@@ -6,6 +6,7 @@ using ScaleKD.Torch.Distillation;
 using ScaleKD.Torch.Jobs;
 using ScaleKD.Torch.Tests.Training;
 using ScaleKD.Torch.Training.Augmentation;
+using ScaleKD.Torch.Weights;
 
 namespace ScaleKD.Torch.Tests.Jobs;
 
@@ -66,7 +67,7 @@ public sealed class JobAugmentationTests
     /// <summary>The official augmentation on 32 Fashion-MNIST images at 32 px: job.json carries what ScaleKD.Torch
     /// resolved; in the job's transform, RandAugment with no op returns the crop rounded to 8-bit codes (timm's images
     /// are 8-bit), erasing at probability 1 replaces one rectangle of 2 % to 1/3 of each image with N(0, 1) noise;
-    /// and two steps of train.py with the whole pipeline train.</summary>
+    /// and two steps of train.py with the whole pipeline train, the same with the batches built by worker processes.</summary>
     [TorchJobFact]
     public void AJobRunsTheOfficialAugmentationWithScaleKDTorchsSettings()
     {
@@ -125,8 +126,16 @@ public sealed class JobAugmentationTests
         Assert.Equal([16, 3, 32, 32], checks.RootElement.GetProperty("shape").EnumerateArray().Select(v => v.GetInt32()));
         Assert.True(checks.RootElement.GetProperty("finite").GetBoolean());
 
-        var run = TorchJob.Run(job.Folder, 1, "--max-steps", "2", "--output", job.File("out"));
-        Assert.Contains("epoch 1/1", run.StandardOutput);
-        Assert.True(File.Exists(Path.Combine(job.File("out"), JobExport.StudentFile)));
+        // Two steps with the batches augmented in the training process and in two worker processes: each batch's
+        // draws depend on (seed, epoch, rank, step) only, so both runs train on the same images, to the last bit.
+        var inline = TorchJob.Run(job.Folder, 1, "--float64", "--max-steps", "2", "--workers", "0", "--output", job.File("inline"));
+        Assert.Contains("epoch 1/1", inline.StandardOutput);
+        TorchJob.Run(job.Folder, 1, "--float64", "--max-steps", "2", "--workers", "2", "--output", job.File("workers"));
+        using var initial = SafetensorsWeights.Read(job.File(JobExport.StudentInitFile));
+        using var a = SafetensorsWeights.Read(Path.Combine(job.File("inline"), JobExport.StudentFile));
+        using var b = SafetensorsWeights.Read(Path.Combine(job.File("workers"), JobExport.StudentFile));
+        Assert.Contains(a.Keys, k => !a[k].eq(initial[k]).all().item<bool>());
+        foreach (var key in a.Keys)
+            Assert.True(a[key].eq(b[key]).all().item<bool>(), $"{key} differs between 0 and 2 workers");
     }
 }
