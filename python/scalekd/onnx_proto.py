@@ -123,7 +123,11 @@ class Tensor:
         return t
 
     def to_torch(self):
-        """A float32 or int64 tensor of its shape (raw data is little-endian, as onnx.proto requires)."""
+        """A float32 or int64 tensor of its shape (raw data is little-endian, as onnx.proto requires). An initialiser
+        stored without values (a job's weight-free teacher graph, whose weights come from its safetensors) gives
+        zeros of its shape."""
+        if not (self.raw_data or self.float_data or self.int64_data) and self.data_type in (FLOAT, INT64):
+            return torch.zeros(self.dims, dtype=torch.float32 if self.data_type == FLOAT else torch.int64)
         if self.data_type == FLOAT:
             data = self.raw_data or self.float_data
             values = torch.frombuffer(bytearray(data), dtype=torch.float32) if data else torch.zeros(0)
@@ -172,7 +176,14 @@ class Attribute:
             a.value = floats
         elif ints or kind == 7:
             a.value = ints
+        elif a.value is None and kind in _SCALAR_DEFAULTS:
+            # A writer that omits fields holding their default (proto3's, Google.Protobuf's in .NET) leaves out an
+            # INT attribute's i = 0, a FLOAT's f = 0 and a STRING's empty s: the value is the default, not absent.
+            a.value = _SCALAR_DEFAULTS[kind]
         return a
+
+
+_SCALAR_DEFAULTS = {1: 0.0, 2: 0, 3: ""}  # AttributeProto.AttributeType FLOAT, INT, STRING
 
 
 @dataclass

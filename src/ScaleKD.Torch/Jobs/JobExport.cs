@@ -1,6 +1,7 @@
 using ScaleKD.Torch.Distillation;
 using ScaleKD.Torch.IO;
 using ScaleKD.Torch.Models;
+using ScaleKD.Torch.Onnx;
 using ScaleKD.Torch.Teachers;
 using ScaleKD.Torch.Training;
 using ScaleKD.Torch.Training.Augmentation;
@@ -15,8 +16,8 @@ namespace ScaleKD.Torch.Jobs;
 /// <c>train.py</c> with the <c>scalekd</c> Python package. The teacher is prepared by <see cref="TeacherPreparation"/>
 /// and the student and objective are created in the order <see cref="DistillationTrainer"/> creates them, so the job
 /// starts from the weights <c>scalekd distill</c> would start from. A teacher imported from ONNX
-/// (<see cref="OnnxCnn"/>, such as the default <c>resnet18_imagenet_mlnet</c>) travels as its ONNX file as well
-/// (<see cref="TeacherOnnxFile"/>), from which the package rebuilds its graph.
+/// (<see cref="OnnxCnn"/>, such as the default <c>resnet18_imagenet_mlnet</c>) travels as its ONNX graph as well
+/// (<see cref="TeacherOnnxFile"/>, without the weights), from which the package rebuilds it.
 /// </summary>
 public static class JobExport
 {
@@ -29,7 +30,7 @@ public static class JobExport
     /// <summary>The trained student rank 0 writes.</summary>
     public const string StudentFile = "student.safetensors";
 
-    /// <summary>The graph of a teacher imported from ONNX, copied from the file it was loaded from.</summary>
+    /// <summary>The graph of a teacher imported from ONNX: the file it was loaded from, without its weights.</summary>
     public const string TeacherOnnxFile = "teacher.onnx";
 
     /// <summary>Writes the job into <paramref name="folder"/>.</summary>
@@ -146,15 +147,15 @@ public static class JobExport
         return prepared;
     }
 
-    /// <summary>For a teacher imported from ONNX, its ONNX file copied into the job and its input convention; null for
-    /// a teacher the package defines.</summary>
+    /// <summary>For a teacher imported from ONNX, its ONNX graph written into the job (without the weights, which
+    /// teacher.safetensors carries) and its input convention; null for a teacher the package defines.</summary>
     static JobOnnxGraph? OnnxGraphOf(VisionModel teacher, string folder)
     {
         if (teacher is not OnnxCnn onnx)
             return null;
         var source = onnx.Graph.SourcePath
             ?? throw new NotSupportedException($"The teacher {teacher.GetName()} was built from an ONNX graph in memory; the PyTorch job needs its ONNX file.");
-        CopyAtomically(source, Path.Combine(folder, TeacherOnnxFile));
+        OnnxWeightFreeCopy.Write(source, Path.Combine(folder, TeacherOnnxFile));
         return new JobOnnxGraph(TeacherOnnxFile, onnx.InputConvention.Bgr, onnx.InputConvention.PixelScale, onnx.InputMeanShape?.ToArray(), onnx.InputStdShape?.ToArray());
     }
 
