@@ -21,6 +21,7 @@ in N worker processes ahead of training (default: none on the CPU, up to 4 per p
 augmentation depends on (seed, epoch, rank, step) alone, so neither the workers nor a resume change it.
 """
 import argparse
+import hashlib
 import json
 import os
 import socket
@@ -88,6 +89,9 @@ def main():
     args = parser.parse_args()
     if args.workers is not None and args.workers < 0:
         parser.error(f"--workers {args.workers}: the number of worker processes cannot be negative")
+    for option, value in (("--epochs", args.epochs), ("--max-steps", args.max_steps)):
+        if value is not None and value < 1:
+            parser.error(f"{option} {value}: give at least 1 (leave it out to run the whole job)")
 
     rank, world, device = init_process_group()
     torch.manual_seed(0)
@@ -97,7 +101,11 @@ def main():
         for role, source in job.sources.items():
             print(f"{role}: {source}", flush=True)
     if s["batch_size"] % world:
-        raise JobError(f"job.json: the global batch {s['batch_size']} does not split over {world} processes")
+        divisors = [n for n in range(1, min(s["batch_size"], 64) + 1) if s["batch_size"] % n == 0]
+        raise JobError(f"job.json: the global batch {s['batch_size']} does not split over {world} processes; run it on "
+                       f"{', '.join(map(str, divisors))} processes, or export it again with a --batch that {world} divides")
+    if args.epochs is not None and args.epochs > s["epochs"] and rank == 0:
+        print(f"note: --epochs {args.epochs} is more than the job's {s['epochs']}; it runs {s['epochs']}", flush=True)
     per_rank = s["batch_size"] // world
     model = job.model
     if s["sync_batchnorm"] and world > 1:
@@ -120,8 +128,18 @@ def main():
     # The optimizer's state is kept by parameter position: a resumed run must order its parameters as the run that
     # wrote the checkpoint (timm's modules and the package's do, but another timm version might not).
     parameter_names = [n for n, _ in job.model.named_parameters()]
+    # A checkpoint belongs to the job.json it trained: a job exported again into the same folder starts over.
+    with open(os.path.join(JOB_DIR, "job.json"), "rb") as f:
+        job_digest = hashlib.sha256(f.read()).hexdigest()
     if os.path.exists(checkpoint) and not args.no_resume:
-        state = torch.load(checkpoint, map_location=device)
+        try:
+            state = torch.load(checkpoint, map_location=device)
+        except Exception as e:  # cut short or damaged: torch raises several kinds
+            raise JobError(f"{checkpoint} cannot be read ({type(e).__name__}: {e}); run with --no-resume to start "
+                           f"over, or restore the file") from e
+        if state.get("job_digest", job_digest) != job_digest:
+            raise JobError(f"{checkpoint} was written for another job.json (the job was exported again since); run "
+                           f"with --no-resume to train this job from the start, or use a new --output")
         if state.get("parameter_names", parameter_names) != parameter_names:
             raise JobError(f"{checkpoint} was written by a run whose models ordered their parameters differently "
                            f"(now: {'; '.join(job.sources.values())}); resume with the --models that run used, "
@@ -177,19 +195,29 @@ def main():
                   "terms": {k: float(totals[j]) / (steps * world) for j, k in enumerate(keys)}}
         history.append(record)
         if rank == 0:
-            print(f"epoch {epoch + 1}/{s['epochs']}: loss {record['terms']['total']:.4f}, train top-1 "
-                  f"{record['train_top1']:.3f}, {record['steps_per_second']:.2f} steps/s on {world} processes", flush=True)
+            partial = f" (stopped by --max-steps after {steps} of its {steps_per_epoch} steps)" if stop else ""
+            print(f"epoch {epoch + 1}/{s['epochs']}{partial}: loss {record['terms']['total']:.4f}, train top-1 "
+                  f"{record['train_top1']:.3f}, {record['steps_per_second']:.2f} steps/s on {world} "
+                  f"process{'es' if world > 1 else ''}", flush=True)
             if not stop:  # a checkpoint only at an epoch's end, where a resumed run starts
                 atomic_torch_save({"epoch": epoch + 1, "global_step": global_step, "history": history,
                                    "model": job.model.state_dict(), "optimizer": _optimizer_state(optimizer),
-                                   "parameter_names": parameter_names,
+                                   "parameter_names": parameter_names, "job_digest": job_digest,
                                    "ema": ema.state if ema else None, "ema_updates": ema.updates if ema else 0}, checkpoint)
             atomic_json({"job": os.path.basename(JOB_DIR), "processes": world, "device": str(device), "models": job.sources,
-                         "global_batch": s["batch_size"], "epochs": history}, os.path.join(args.output, "metrics.json"))
+                         "global_batch": s["batch_size"], "job_epochs": s["epochs"],
+                         "complete": not stop and epoch + 1 == s["epochs"],
+                         "stopped": (f"it stopped {steps} step{'s' if steps != 1 else ''} into epoch {epoch + 1} of {s['epochs']}" if stop
+                                     else f"it stopped after epoch {epoch + 1} of {s['epochs']}"),
+                         "epochs": history},
+                        os.path.join(args.output, "metrics.json"))
         dist.barrier()
         if stop:
             break
 
+    if rank == 0 and epoch0 >= last_epoch:
+        print(f"nothing to train: the checkpoint already holds epoch {epoch0} of {s['epochs']}; writing its student "
+              f"again (--no-resume trains from the start)", flush=True)
     if rank == 0:
         # The EMA's weights when the recipe keeps one (what ScaleKD.Torch returns without validation data), else the last.
         state = ema.state if ema is not None else job.student.state_dict()
@@ -230,3 +258,10 @@ if __name__ == "__main__":
     except (JobError, data.JobDataError) as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except KeyError as e:  # a key deeper in job.json than read_settings checks
+        print(f"error: {os.path.join(JOB_DIR, 'job.json')} lacks the key {e}; export the job again", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("stopped: the checkpoint of the last finished epoch is kept; run the same command again to resume from it",
+              file=sys.stderr)
+        sys.exit(130)

@@ -64,9 +64,12 @@ def read_manifest(path, class_names, storage_size):
             if len(parts) < 2 or parts[0] not in index:
                 raise JobDataError(f"{path} line {number}: expected 'label<TAB>path' with a label among the job's classes")
             file = parts[1] if os.path.isabs(parts[1]) else os.path.join(base, parts[1])
-            with Image.open(file) as img:
-                pixels = torch.frombuffer(bytearray(img.convert("RGB").tobytes()), dtype=torch.uint8)
-                pixels = pixels.view(img.height, img.width, 3).permute(2, 0, 1).unsqueeze(0)
+            try:
+                with Image.open(file) as img:
+                    pixels = torch.frombuffer(bytearray(img.convert("RGB").tobytes()), dtype=torch.uint8)
+                    pixels = pixels.view(img.height, img.width, 3).permute(2, 0, 1).unsqueeze(0)
+            except (OSError, ValueError) as e:  # missing, unreadable, or not an image PIL decodes
+                raise JobDataError(f"{path} line {number}: {file}: {e}") from e
             images.append(resize_and_center_crop(pixels.float() / 255, storage_size, storage_size).mul(255).round().byte())
             labels.append(index[parts[0]])
     if not images:

@@ -11,6 +11,7 @@ import torch.nn as nn
 
 from . import models, objective, optim
 from .onnx_proto import OnnxError
+from .safetensors_io import SafetensorsError
 from .safetensors_io import load as load_safetensors
 
 FORMAT = "scalekd-job"
@@ -30,17 +31,36 @@ def read_settings(job_dir):
             settings = json.load(f)
     except json.JSONDecodeError as e:
         raise JobError(f"{path} is not JSON: {e}") from e
+    if not isinstance(settings, dict):
+        raise JobError(f"{path} is not a {FORMAT} file (it holds no object); export the job again")
     if settings.get("format") != FORMAT or settings.get("version") != VERSION:
         raise JobError(f"{path} is not a version-{VERSION} {FORMAT} file (format {settings.get('format')!r}, "
                        f"version {settings.get('version')!r}); export the job again with this tool's version")
+    missing = [k for k in REQUIRED if k not in settings]
+    if missing:
+        raise JobError(f"{path} lacks {', '.join(repr(k) for k in missing)}; export the job again")
+    wrong = [k for k in POSITIVE_INTEGERS if isinstance(settings[k], bool) or not isinstance(settings[k], int) or settings[k] <= 0]
+    if wrong:
+        raise JobError(f"{path}: {', '.join(f'{k!r} is {settings[k]!r}' for k in wrong)}, not a positive whole number; "
+                       f"export the job again")
     return settings
+
+
+# What train.py reads at the top level of job.json; a key missing deeper down is reported by name by train.py.
+REQUIRED = ("class_names", "image_size", "in_channels", "epochs", "batch_size", "seed", "method", "student", "teacher",
+            "objective", "optimizer", "schedule", "gradient_clip_norm", "ema", "augmentation", "data", "sync_batchnorm",
+            "bf16_autocast_on_cuda")
+POSITIVE_INTEGERS = ("image_size", "in_channels", "epochs", "batch_size")
 
 
 def load_weights(module, path, what):
     """Strict load by name: every key present, none extra, shapes equal."""
     if not os.path.exists(path):
         raise JobError(f"{path} ({what}) is missing")
-    state = load_safetensors(path)
+    try:
+        state = load_safetensors(path)
+    except SafetensorsError as e:
+        raise JobError(f"{e} ({what})") from e
     own = module.state_dict()
     missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
     shaped = [k for k in own if k in state and own[k].shape != state[k].shape]

@@ -37,16 +37,27 @@ def save(path, tensors):
     os.replace(temp, path)
 
 
+class SafetensorsError(ValueError):
+    """The file is not a complete safetensors file; the message names it."""
+
+
 def load(path):
     with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(n))
-        body = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        start, end = info["data_offsets"]
-        dtype = _TORCH[info["dtype"]]
-        out[name] = torch.frombuffer(bytearray(body[start:end]), dtype=dtype).reshape(info["shape"]).clone()
-    return out
+        raw = f.read()
+    try:
+        (n,) = struct.unpack("<Q", raw[:8])
+        header = json.loads(raw[8:8 + n])
+        body = memoryview(raw)[8 + n:]
+        out = {}
+        for name, info in header.items():
+            if name == "__metadata__":
+                continue
+            start, end = info["data_offsets"]
+            if end > len(body):
+                raise ValueError(f"'{name}' ends at byte {end} of the data, which holds {len(body)}")
+            dtype = _TORCH[info["dtype"]]
+            out[name] = torch.frombuffer(bytearray(body[start:end]), dtype=dtype).reshape(info["shape"]).clone()
+        return out
+    except (struct.error, ValueError, KeyError, TypeError, RuntimeError) as e:  # a cut-short or damaged file
+        raise SafetensorsError(f"{path} is not a complete safetensors file ({type(e).__name__}: {e}); "
+                               f"copy or export it again") from e

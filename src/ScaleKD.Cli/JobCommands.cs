@@ -24,9 +24,11 @@ public static class JobCommands
         }
         catch (NotSupportedException e)
         {
-            throw new CliException(e.Message, "change the option named, or run it in .NET with scalekd distill");
+            throw new CliException(e.Message, "choose what the job supports (scalekd export-job --help), or run it in .NET with scalekd distill");
         }
-        AnsiConsole.MarkupLine(Markup.Escape($"Next: python3 -m torch.distributed.run --nproc_per_node=2 {Path.Combine(folder, PythonRunner.Script)}"));
+        // Two processes where the global batch splits over two (train.py refuses a batch its processes do not divide).
+        var processes = spec.BatchSize % 2 == 0 ? 2 : 1;
+        AnsiConsole.MarkupLine(Markup.Escape($"Next: python3 -m torch.distributed.run --nproc_per_node={processes} {Path.Combine(folder, PythonRunner.Script)}"));
         // torch 1.13's launcher under Python 3.11 cannot parse its own defaults of these two flags (fixed in PyTorch 2.0).
         AnsiConsole.MarkupLine("  (with Debian 12's PyTorch 1.13, add --redirects 1 --tee 1 after --nproc_per_node)");
         AnsiConsole.MarkupLine(Markup.Escape($"then: scalekd import-student --job {folder} --output model.zip"));
@@ -42,10 +44,16 @@ public static class JobCommands
         {
             trained = TrainedStudent.Load(folder);
         }
-        catch (Exception e) when (e is FileNotFoundException or InvalidDataException)
+        catch (FileNotFoundException e)
         {
             throw new CliException(e.Message, "export a job with scalekd export-job and run it with torchrun first");
         }
+        catch (InvalidDataException e)
+        {
+            throw new CliException(e.Message, "the file named is damaged or from another job: export the job again (student.safetensors: run the job again)");
+        }
+        if (trained.StoppedEarly is { } stopped)
+            Console.Error.WriteLine($"warning: this student is partly trained: {stopped} (metrics.json); run the job to its end to finish it");
         var settings = trained.Settings;
         var ml = new MLContext(seed: settings.Seed);
         var student = ml.MulticlassClassification.ScaleKDStudent(trained.Model, ScaleKDTrainer.Options.FromSpec(settings.Spec), settings.ClassNames);

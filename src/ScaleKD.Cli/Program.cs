@@ -147,8 +147,8 @@ importTeacher.SetAction(result => Run(result.GetValue(verbose), () =>
 var jobFolder = new Option<string>("--output") { Description = "The job folder to write.", Required = true };
 var exportJob = new Command("export-job", "Prepare the teacher and write a PyTorch DDP job folder (job.json, weights, data, train.py) for the same distillation; run it with torchrun.")
 {
-    data, preset, teacher, teacherWeights, teacherEpochs, student, method, epochs, batch, imageSize, learningRate, teacherLearningRate, trainLimit,
-    teacherTrainLimit, validationLimit, seed, augment, jobFolder,
+    data, preset, teacher, teacherWeights, teacherImageSize, teacherEpochs, teacherFineTune, student, studentWeights, method, epochs, batch, imageSize,
+    learningRate, teacherLearningRate, trainLimit, teacherTrainLimit, validationLimit, seed, augment, jobFolder,
 };
 exportJob.SetAction(result => Run(result.GetValue(verbose), () => JobCommands.ExportJob(Settings(result), result.GetValue(jobFolder)!)));
 
@@ -243,6 +243,8 @@ static int Run(bool verbose, Func<int> action)
         {
             CliException cli => (cli.Message, cli.Hint),
             FileWriteException write => (write.Message, "free some disk space (or make the folder writable) and run again"),
+            // An argument's name is the library's, not an option the user typed: keep the message, drop the suffix.
+            ArgumentException { ParamName: { } name } argument => (argument.Message.Replace($" (Parameter '{name}')", ""), "run again with --verbose for the details"),
             _ => (cause.Message, "run again with --verbose for the details"),
         };
         Console.Error.WriteLine($"error: {message}");

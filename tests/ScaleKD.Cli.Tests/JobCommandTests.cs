@@ -68,6 +68,19 @@ public sealed class JobCommandTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_root, "refused")), "a refused export must leave no job folder");
     }
 
+    /// <summary>A folder that already holds a job (or anything) is refused before any work: its checkpoint and
+    /// student would be taken for the new job's.</summary>
+    [Fact]
+    public void ExportJobRefusesAFolderThatIsNotEmpty()
+    {
+        var used = Directory.CreateDirectory(Path.Combine(_root, "used")).FullName;
+        File.WriteAllText(Path.Combine(used, "student.safetensors"), "an earlier job's student");
+        var result = Scalekd("export-job", "--preset", "none", "--student", "mixer_pico_patch4_32", "--output", used);
+        Assert.Equal(1, result.ExitCode);
+        Assert.StartsWith($"error: '{used}' is not empty; write the job to a new folder", result.StandardError);
+        Assert.Equal(["student.safetensors"], Directory.EnumerateFileSystemEntries(used).Select(Path.GetFileName));
+    }
+
     [Fact]
     public void ExportJobThatCannotPrepareItsTeacherLeavesNoJobFolder()
     {

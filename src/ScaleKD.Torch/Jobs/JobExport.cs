@@ -44,19 +44,23 @@ public static class JobExport
     /// <param name="log">One line per decision.</param>
     /// <exception cref="NotSupportedException">The spec asks for something the Python runner does not implement; the
     /// message names the setting.</exception>
+    /// <exception cref="IOException"><paramref name="folder"/> exists and is not empty.</exception>
     public static JobSettings Write(DistillationSpec spec, IReadOnlyList<string> classNames, JobData data, TeacherData? teacherData,
         string folder, string pythonDirectory, IProgress<string>? log = null)
     {
         spec.Validate();
         CheckSupported(spec);
+        // A previous job's checkpoint, student or metrics left beside a new job.json would be taken for this job's.
+        if (Directory.Exists(folder) && Directory.EnumerateFileSystemEntries(folder).Any())
+            throw new IOException($"'{folder}' is not empty; write the job to a new folder (or delete this one: a previous job's checkpoints and student would otherwise be taken for the new job's).");
         if (data.Count < spec.BatchSize)
             throw new ArgumentException($"The training data has {data.Count} images, fewer than one batch of {spec.BatchSize}; lower the batch size.", nameof(data));
         var cpu = spec with { Backend = spec.Backend with { UseCuda = false } };
         using var teacher = spec.Method == DistillationMethod.None ? null : PrepareTeacher(cpu, classNames, teacherData, log);
         // Only now: a teacher that cannot be prepared leaves no empty job folder behind.
         Directory.CreateDirectory(folder);
-        var options = new ModelOptions(classNames.Count, spec.ImageSize);
-        using var student = ModelRegistry.Create(spec.Student, options, spec.Seed);
+        // As every front end builds it: the run's seed, or pretrained weights (StudentWeightsPath) with a new head.
+        using var student = StudentFactory.Create(spec, classNames.Count, log);
         using var objective = DistillationObjective.Create(spec.Method, student, teacher?.Model, spec.Objective);
 
         SafetensorsWeights.Save(student, Path.Combine(folder, StudentInitFile));
@@ -99,7 +103,7 @@ public static class JobExport
         };
         PythonRunner.CopyInto(pythonDirectory, folder);
         settings.Write(folder);
-        log?.Report($"wrote the job to {folder}: {data.Count} images, {stepsPerEpoch} steps of {spec.BatchSize} per epoch, {spec.Epochs} epochs.");
+        log?.Report($"wrote the job to {folder}: {data.Count} images, {stepsPerEpoch} step{(stepsPerEpoch == 1 ? "" : "s")} of {spec.BatchSize} per epoch, {spec.Epochs} epoch{(spec.Epochs == 1 ? "" : "s")}.");
         return settings;
     }
 

@@ -17,11 +17,11 @@ sealed class TinyJob : IDisposable
 {
     public TinyJob(string student, int imageSize, int batch, int images, ProjectorStem? stem = null, int epochs = 1,
         string teacher = "vit_pico_patch4_32", AugmentationOptions? augmentation = null, OptimizerRecipe? optimizer = null,
-        DistillationMethod method = DistillationMethod.ScaleKD)
+        DistillationMethod method = DistillationMethod.ScaleKD, string? studentWeights = null)
     {
         TorchBackend.Initialize();
         var classes = FashionMnist.ClassNames;
-        var teacherSpec = new TeacherSpec { Model = teacher, WeightsPath = Path.Combine(Folder, "saved-teacher", "teacher.safetensors") };
+        var teacherSpec = new TeacherSpec { Model = teacher, WeightsPath = Path.Combine(_teacherFolder, "teacher.safetensors") };
         var options = new ModelOptions(classes.Count, teacherSpec.ImageSizeFor(imageSize));
         using (var model = ModelRegistry.Create(teacher, options, seed: 7))
             TeacherFiles.Save(model, new TeacherDescription(teacher, options, classes, null), teacherSpec.WeightsPath);
@@ -30,6 +30,7 @@ sealed class TinyJob : IDisposable
             Teacher = teacherSpec,
             Student = student,
             Method = method,
+            StudentWeightsPath = studentWeights,
             ImageSize = imageSize,
             BatchSize = batch,
             Epochs = epochs,
@@ -43,11 +44,18 @@ sealed class TinyJob : IDisposable
         Settings = JobExport.Write(Spec, classes, data, null, Folder, PythonRunner.ShippedDirectory);
     }
 
-    public string Folder { get; } = Directory.CreateTempSubdirectory("scalekd-job-").FullName;
+    // The job's own folder must be empty when it is exported (JobExport refuses a used one); the saved teacher lives beside it.
+    readonly string _teacherFolder = Directory.CreateTempSubdirectory("scalekd-job-teacher-").FullName;
+
+    public string Folder { get; } = Path.Combine(Directory.CreateTempSubdirectory("scalekd-job-").FullName, "job");
     public DistillationSpec Spec { get; }
     public JobSettings Settings { get; }
 
     public string File(string name) => Path.Combine(Folder, name);
 
-    public void Dispose() => Directory.Delete(Folder, recursive: true);
+    public void Dispose()
+    {
+        Directory.Delete(Path.GetDirectoryName(Folder)!, recursive: true);
+        Directory.Delete(_teacherFolder, recursive: true);
+    }
 }
