@@ -21,7 +21,6 @@ in N worker processes ahead of training (default: none on the CPU, up to 4 per p
 augmentation depends on (seed, epoch, rank, step) alone, so neither the workers nor a resume change it.
 """
 import argparse
-import hashlib
 import json
 import os
 import socket
@@ -129,8 +128,7 @@ def main():
     # wrote the checkpoint (timm's modules and the package's do, but another timm version might not).
     parameter_names = [n for n, _ in job.model.named_parameters()]
     # A checkpoint belongs to the job.json it trained: a job exported again into the same folder starts over.
-    with open(os.path.join(JOB_DIR, "job.json"), "rb") as f:
-        job_digest = hashlib.sha256(f.read()).hexdigest()
+    job_digest = job.digest
     if os.path.exists(checkpoint) and not args.no_resume:
         try:
             state = torch.load(checkpoint, map_location=device)

@@ -3,6 +3,7 @@ resolved from it: the per-pair settings, the optimizer, the schedule's step coun
 student and projector weights (safetensors, timm names), and the data. `Job.step` is one optimisation step as
 ScaleKD.Torch's FullPrecisionStep runs it: schedule, objective, backward, global-norm clip, optimizer."""
 import contextlib
+import hashlib
 import json
 import os
 
@@ -23,13 +24,15 @@ class JobError(Exception):
 
 
 def read_settings(job_dir):
+    """(job.json's settings, checked, and the SHA-256 of its bytes: what a checkpoint is tied to)."""
     path = os.path.join(job_dir, "job.json")
     if not os.path.exists(path):
         raise JobError(f"{path} is missing; `scalekd export-job --output {job_dir}` writes it")
+    with open(path, "rb") as f:
+        raw = f.read()
     try:
-        with open(path, encoding="utf-8") as f:
-            settings = json.load(f)
-    except json.JSONDecodeError as e:
+        settings = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise JobError(f"{path} is not JSON: {e}") from e
     if not isinstance(settings, dict):
         raise JobError(f"{path} is not a {FORMAT} file (it holds no object); export the job again")
@@ -43,7 +46,7 @@ def read_settings(job_dir):
     if wrong:
         raise JobError(f"{path}: {', '.join(f'{k!r} is {settings[k]!r}' for k in wrong)}, not a positive whole number; "
                        f"export the job again")
-    return settings
+    return settings, hashlib.sha256(raw).hexdigest()
 
 
 # What train.py reads at the top level of job.json; a key missing deeper down is reported by name by train.py.
@@ -102,7 +105,8 @@ def model_source(requested):
 class Job:
     def __init__(self, job_dir, dtype=torch.float32, device="cpu", models_from="package"):
         self.dir = job_dir
-        self.settings = s = read_settings(job_dir)
+        self.settings, self.digest = read_settings(job_dir)
+        s = self.settings
         self.dtype, self.device = dtype, torch.device(device)
         self.models_from = models_from
         self.timm, self.timm_note = model_source(models_from)

@@ -13,22 +13,17 @@ public sealed record TrainedStudent(VisionModel Model, JobSettings Settings, str
 {
     /// <summary>Reads the job folder's settings and trained student.</summary>
     /// <exception cref="FileNotFoundException">job.json or student.safetensors is missing (the job has not finished).</exception>
-    /// <exception cref="InvalidDataException">The weights do not fit the job's student; the message names the keys.</exception>
+    /// <exception cref="InvalidDataException">job.json names a model this library does not build, or the weights do not
+    /// fit the job's student; the message names the key or the weights' keys.</exception>
     public static TrainedStudent Load(string folder)
     {
         var settings = JobSettings.Read(folder);
         var path = Path.Combine(folder, JobExport.StudentFile);
         if (!File.Exists(path))
             throw new FileNotFoundException($"'{path}' is missing: run the job first (python3 -m torch.distributed.run --nproc_per_node=N {Path.Combine(folder, PythonRunner.Script)}).", path);
-        VisionModel model;
-        try
-        {
-            model = ModelRegistry.Create(settings.Student.Model, new ModelOptions(settings.ClassNames.Count, settings.ImageSize, settings.InChannels));
-        }
-        catch (ArgumentException e)
-        {
-            throw new InvalidDataException($"'{Path.Combine(folder, JobSettings.FileName)}' student.model: {e.Message.Replace($" (Parameter '{e.ParamName}')", "")}", e);
-        }
+        if (!ModelRegistry.Names.Contains(settings.Student.Model))
+            throw new InvalidDataException($"'{Path.Combine(folder, JobSettings.FileName)}' student.model: '{settings.Student.Model}' is not a model this library builds ({string.Join(", ", ModelRegistry.Names)}).");
+        var model = ModelRegistry.Create(settings.Student.Model, new ModelOptions(settings.ClassNames.Count, settings.ImageSize, settings.InChannels));
         try
         {
             SafetensorsWeights.Load(model, path);
